@@ -1,0 +1,405 @@
+//! Log-format recognizers: one TOML file per dialect under `patterns/formats/`,
+//! compiled once into regexes plus the literals the prefilter searches for.
+//!
+//! A format has one of three roles:
+//! - `event`: the line carries a response status (`code` capture) and may open a
+//!   frame that collects the following lines (SIP headers, or dialect lines);
+//! - `context`: a wrapper line near a status line (above it, or before it on the
+//!   same line) that tells peers, direction, transport or time;
+//! - `request`: a SIP request start line; it opens a frame so that its headers
+//!   and body (a NOTIFY's `SIP/2.0 200 OK` sipfrag) are never taken for a response.
+//!
+//! Invariants: every regex compiles, uses only known capture names, and every
+//! event format captures `code`; errors name the file and key.
+
+use std::collections::HashMap;
+
+use regex::bytes::Regex;
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// The fields a format's regex may capture, by capture-group name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Code,
+    Reason,
+    Method,
+    Cseq,
+    CallId,
+    Src,
+    Dst,
+    Peer,
+    Direction,
+    Ts,
+    Epoch,
+    Transport,
+    From,
+    To,
+    UserAgent,
+}
+
+impl Field {
+    /// Every field, in capture-slot order.
+    pub const ALL: [Field; 15] = [
+        Field::Code,
+        Field::Reason,
+        Field::Method,
+        Field::Cseq,
+        Field::CallId,
+        Field::Src,
+        Field::Dst,
+        Field::Peer,
+        Field::Direction,
+        Field::Ts,
+        Field::Epoch,
+        Field::Transport,
+        Field::From,
+        Field::To,
+        Field::UserAgent,
+    ];
+
+    /// The capture-group name in format regexes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Code => "code",
+            Field::Reason => "reason",
+            Field::Method => "method",
+            Field::Cseq => "cseq",
+            Field::CallId => "call_id",
+            Field::Src => "src",
+            Field::Dst => "dst",
+            Field::Peer => "peer",
+            Field::Direction => "direction",
+            Field::Ts => "ts",
+            Field::Epoch => "epoch",
+            Field::Transport => "transport",
+            Field::From => "from",
+            Field::To => "to",
+            Field::UserAgent => "user_agent",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Field> {
+        Field::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
+
+/// Which way a logged message travelled, seen from the logging host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    In,
+    Out,
+}
+
+impl Direction {
+    /// "in" or "out".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::In => "in",
+            Direction::Out => "out",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Direction> {
+        match s {
+            "in" => Some(Direction::In),
+            "out" => Some(Direction::Out),
+            _ => None,
+        }
+    }
+}
+
+/// What a format is for (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Event,
+    Context,
+    Request,
+}
+
+/// How the lines after an event or request line belong to it.
+#[derive(Debug, Clone)]
+pub enum FrameKind {
+    /// The line stands alone.
+    None,
+    /// A SIP message follows: headers, blank line, body (Content-Length).
+    Sip,
+    /// Dialect lines follow while they match `continue`; their named captures
+    /// fill fields (Kamailio `reason:  <…>` after `status:  <487>`, tshark -V).
+    Lines { continuation: Regex, max_lines: usize },
+}
+
+/// A positive sample: text that must yield events with these fields.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sample {
+    pub text: String,
+    #[serde(default = "one")]
+    pub events: usize,
+    pub line: Option<u64>,
+    pub code: Option<u16>,
+    pub reason: Option<String>,
+    pub method: Option<String>,
+    pub cseq: Option<u32>,
+    pub call_id: Option<String>,
+    pub src: Option<String>,
+    pub dst: Option<String>,
+    pub direction: Option<String>,
+    pub ts: Option<String>,
+    pub wrapper: Option<String>,
+    pub user_agent: Option<String>,
+    pub reason_header: Option<String>,
+    pub warning: Option<String>,
+}
+
+fn one() -> usize {
+    1
+}
+
+/// A negative sample: text that must yield no event at all.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Negative {
+    pub text: String,
+    #[serde(default)]
+    pub why: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FormatFile {
+    id: String,
+    description: String,
+    system: String,
+    role: Role,
+    #[serde(default = "default_priority")]
+    priority: i32,
+    literals: Vec<String>,
+    #[serde(default)]
+    reject: Vec<String>,
+    regex: String,
+    #[serde(default = "one")]
+    max_distance: usize,
+    #[serde(default)]
+    trailing_dot_is_cr: bool,
+    #[serde(default)]
+    direction: HashMap<String, String>,
+    #[serde(default = "default_frame")]
+    frame: String,
+    #[serde(rename = "continue")]
+    continuation: Option<String>,
+    #[serde(default = "default_max_lines")]
+    max_lines: usize,
+    #[serde(default)]
+    sample: Vec<Sample>,
+    #[serde(default)]
+    negative: Vec<Negative>,
+}
+
+fn default_priority() -> i32 {
+    50
+}
+fn default_frame() -> String {
+    "none".into()
+}
+fn default_max_lines() -> usize {
+    64
+}
+
+/// Capture-group indices of one regex, per field.
+#[derive(Debug, Clone, Default)]
+pub struct Slots(pub [Option<usize>; Field::ALL.len()]);
+
+impl Slots {
+    fn of(regex: &Regex, file: &str, key: &str) -> Result<Slots> {
+        let mut slots = Slots::default();
+        for (i, name) in regex.capture_names().enumerate() {
+            let Some(name) = name else { continue };
+            let field = Field::from_name(name).ok_or_else(|| {
+                let known: Vec<_> = Field::ALL.iter().map(|f| f.name()).collect();
+                Error::new(format!(
+                    "{file}: key {key}: unknown capture name {name:?}; known: {}",
+                    known.join(", ")
+                ))
+            })?;
+            slots.0[field as usize] = Some(i);
+        }
+        Ok(slots)
+    }
+
+    /// The capture index for a field, if the regex has that group.
+    pub fn get(&self, field: Field) -> Option<usize> {
+        self.0[field as usize]
+    }
+}
+
+/// One compiled recognizer.
+#[derive(Debug, Clone)]
+pub struct Format {
+    pub id: String,
+    pub description: String,
+    pub system: String,
+    pub source: String,
+    pub role: Role,
+    pub priority: i32,
+    pub literals: Vec<String>,
+    pub reject: Vec<String>,
+    pub regex: Regex,
+    pub slots: Slots,
+    pub max_distance: usize,
+    pub trailing_dot_is_cr: bool,
+    pub direction_map: Vec<(String, Direction)>,
+    pub frame: FrameKind,
+    pub continuation_slots: Slots,
+    pub samples: Vec<Sample>,
+    pub negatives: Vec<Negative>,
+}
+
+impl Format {
+    /// Parses and compiles one format file; `source` names it in errors.
+    pub fn parse(source: &str, text: &str) -> Result<Format> {
+        let raw: FormatFile = crate::catalog::kb::parse_toml(source, text)?;
+        let regex = compile(&raw.regex, source, "regex")?;
+        let slots = Slots::of(&regex, source, "regex")?;
+        if raw.role == Role::Event && slots.get(Field::Code).is_none() {
+            return Err(Error::new(format!(
+                "{source}: key regex: an event format must capture (?P<code>...)"
+            )));
+        }
+        if raw.literals.is_empty() || raw.literals.iter().any(|l| l.len() < 2) {
+            return Err(Error::new(format!(
+                "{source}: key literals: give at least one literal of 2 or more bytes that every matching line contains"
+            )));
+        }
+        let mut direction_map = Vec::new();
+        for (word, dir) in &raw.direction {
+            let d = Direction::parse(dir).ok_or_else(|| {
+                Error::new(format!("{source}: key direction.{word}: must be \"in\" or \"out\", not {dir:?}"))
+            })?;
+            direction_map.push((word.to_ascii_lowercase(), d));
+        }
+        let (frame, continuation_slots) = match raw.frame.as_str() {
+            "none" => (FrameKind::None, Slots::default()),
+            "sip" => (FrameKind::Sip, Slots::default()),
+            "lines" => {
+                let text = raw.continuation.as_deref().ok_or_else(|| {
+                    Error::new(format!("{source}: frame = \"lines\" needs a `continue` regex"))
+                })?;
+                let re = compile(text, source, "continue")?;
+                let slots = Slots::of(&re, source, "continue")?;
+                (FrameKind::Lines { continuation: re, max_lines: raw.max_lines.max(1) }, slots)
+            }
+            other => {
+                return Err(Error::new(format!(
+                    "{source}: key frame: {other:?} is not one of \"none\", \"sip\", \"lines\""
+                )))
+            }
+        };
+        if raw.role == Role::Context && !matches!(frame, FrameKind::None) {
+            return Err(Error::new(format!("{source}: key frame: a context format cannot open a frame")));
+        }
+        if raw.id.is_empty() || !raw.id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) {
+            return Err(Error::new(format!(
+                "{source}: key id: {:?} must be non-empty and use only letters, digits, '.', '_' or '-'",
+                raw.id
+            )));
+        }
+        Ok(Format {
+            id: raw.id,
+            description: raw.description,
+            system: raw.system,
+            source: source.to_string(),
+            role: raw.role,
+            priority: raw.priority,
+            literals: raw.literals,
+            reject: raw.reject,
+            regex,
+            slots,
+            max_distance: raw.max_distance,
+            trailing_dot_is_cr: raw.trailing_dot_is_cr,
+            direction_map,
+            frame,
+            continuation_slots,
+            samples: raw.sample,
+            negatives: raw.negative,
+        })
+    }
+
+    /// Maps a captured direction word through the format's `direction` table.
+    pub fn direction_of(&self, word: &[u8]) -> Option<Direction> {
+        let word = std::str::from_utf8(word).ok()?.trim();
+        self.direction_map
+            .iter()
+            .find(|(w, _)| w.eq_ignore_ascii_case(word))
+            .map(|(_, d)| *d)
+    }
+}
+
+/// Compiles a pattern for log bytes: `.`, `\w`, `\s` and classes work on
+/// bytes (ASCII semantics), so invalid UTF-8 in a line never stops a match.
+fn compile(pattern: &str, file: &str, key: &str) -> Result<Regex> {
+    regex::bytes::RegexBuilder::new(pattern)
+        .unicode(false)
+        .size_limit(8 << 20)
+        .build()
+        .map_err(|e| Error::new(format!("{file}: key {key}: invalid regex: {e}")))
+}
+
+/// How loggers flatten and wrap SIP messages (`patterns/sip.toml`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SipSyntax {
+    /// Byte sequences that stand for a line break inside one log line.
+    pub line_separators: Vec<String>,
+    /// Header names that end a reason phrase when a logger joined lines with spaces.
+    pub inline_headers: Vec<String>,
+}
+
+/// One timestamp shape (`patterns/timestamps.toml`).
+#[derive(Debug, Clone)]
+pub struct TimestampShape {
+    pub id: String,
+    pub regex: Regex,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TimestampFile {
+    shape: Vec<TimestampSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TimestampSpec {
+    id: String,
+    regex: String,
+}
+
+/// Known capture names of timestamp regexes.
+pub const TIMESTAMP_GROUPS: [&str; 9] =
+    ["ts", "year", "month", "mon", "day", "hour", "minute", "second", "frac"];
+
+/// Parses `patterns/timestamps.toml`.
+pub fn parse_timestamps(source: &str, text: &str) -> Result<Vec<TimestampShape>> {
+    let raw: TimestampFile = crate::catalog::kb::parse_toml(source, text)?;
+    let mut shapes = Vec::new();
+    for (i, s) in raw.shape.into_iter().enumerate() {
+        let key = format!("shape[{i}].regex");
+        let regex = compile(&s.regex, source, &key)?;
+        for name in regex.capture_names().flatten() {
+            if !TIMESTAMP_GROUPS.contains(&name) && name != "tz" {
+                return Err(Error::new(format!(
+                    "{source}: key {key}: unknown capture name {name:?}; known: {}, tz",
+                    TIMESTAMP_GROUPS.join(", ")
+                )));
+            }
+        }
+        if regex.capture_names().flatten().all(|n| n != "ts") {
+            return Err(Error::new(format!("{source}: key {key}: must capture the whole stamp as (?P<ts>...)")));
+        }
+        shapes.push(TimestampShape { id: s.id, regex });
+    }
+    Ok(shapes)
+}

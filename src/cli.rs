@@ -1,0 +1,140 @@
+//! Command-line interface (clap derive): the annotate command with its flags,
+//! and the `explain`, `codes` and `formats` subcommands.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Annotate SIP response codes in PBX, proxy and SBC logs.
+///
+/// Reads Kamailio, OpenSIPS, Asterisk, FreeSWITCH, Avaya, Cisco, AudioCodes,
+/// SIPp, ngrep/sngrep and tshark text (raw, or inside syslog and journald
+/// wrappers), finds every SIP response status and explains it: class, meaning,
+/// when you see it, how to fix it, with Call-ID, method, peers and the decoded
+/// Reason and Warning headers.
+#[derive(Debug, Parser)]
+#[command(
+    name = "sipannotate",
+    version,
+    args_conflicts_with_subcommands = true,
+    after_help = "EXAMPLES:
+  tail -F /var/log/asterisk/full | sipannotate       annotate a live log; nothing waits for a buffer
+  sipannotate --only-matches kamailio.log            only the status lines, each with its annotation
+  sipannotate -o json --only-matches trace.log | jq  one JSON event per status line
+  sipannotate explain 183 200                        compare two codes side by side
+  sipannotate explain q850:34                        what an ISDN cause in a Reason header means
+  sipannotate codes --lang ja                        the whole knowledge base, in Japanese
+
+Exit status: 0 when done (whether or not SIP lines were found), 2 on errors.
+A closed output pipe ends the run quietly."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Log files to read; '-' or none reads standard input.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub annotate: AnnotateArgs,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Options shared by every command.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonArgs {
+    /// Language of the explanations (never taken from LANG).
+    #[arg(long, global = true, default_value = "en", value_name = "LANG")]
+    pub lang: String,
+
+    /// Extra or replacement log formats (*.toml); ignored when absent.
+    #[arg(long, global = true, value_name = "DIR", default_value = crate::catalog::DEFAULT_OVERRIDE_DIR)]
+    pub patterns_dir: PathBuf,
+
+    /// Use only the built-in formats.
+    #[arg(long, global = true)]
+    pub no_patterns_dir: bool,
+}
+
+/// Options of the annotate command.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AnnotateArgs {
+    /// Output format: text passes every line through and adds an annotation
+    /// line after each status line; json writes one event object per status
+    /// line (and, without --only-matches, one {"type":"line"} object per other line).
+    #[arg(short, long, value_enum, default_value_t = OutputKind::Text)]
+    pub output: OutputKind,
+
+    /// Print only status lines with their annotations (text) or only events (json).
+    #[arg(long)]
+    pub only_matches: bool,
+
+    /// Colour the annotations.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+
+    /// When a pipe goes quiet for this long, complete the SIP message being read
+    /// and flush output, so a slow `tail -f` never holds an event back.
+    #[arg(long, default_value_t = 200, value_name = "MS")]
+    pub flush_timeout_ms: u64,
+
+    /// Lines longer than this pass through without being matched.
+    #[arg(long, default_value_t = crate::framer::DEFAULT_MAX_LINE, value_name = "BYTES")]
+    pub max_line_bytes: usize,
+
+    /// Print per-input counts (lines, events, overlong lines) to stderr at the end.
+    #[arg(long)]
+    pub stats: bool,
+}
+
+/// Output formats of the annotate command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputKind {
+    Text,
+    Json,
+}
+
+/// When to use colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Explain response codes or Q.850 causes; two or more are compared side by side.
+    #[command(after_help = "EXAMPLES:
+  sipannotate explain 488             meaning, when you see it, how to fix it
+  sipannotate explain 183 200         side by side, with the key differences
+  sipannotate explain 477             an unregistered code gets its class's guidance
+  sipannotate explain q850:17         a Q.850 cause and the SIP status RFC 3398 maps it to")]
+    Explain {
+        /// Codes (100..699) or Q.850 causes written q850:N.
+        #[arg(required = true, value_name = "CODE")]
+        codes: Vec<String>,
+        /// text or json.
+        #[arg(short, long, value_enum, default_value_t = OutputKind::Text)]
+        output: OutputKind,
+    },
+    /// Print the whole knowledge base.
+    Codes {
+        /// text (a table) or json (one object per code per line).
+        #[arg(short, long, value_enum, default_value_t = OutputKind::Text)]
+        output: OutputKind,
+        /// Also list class fallbacks, Q.850 causes and Warning codes.
+        #[arg(long)]
+        all: bool,
+    },
+    /// List the log formats, or check them: every sample must give its expected events.
+    Formats {
+        /// Run every format's positive and negative samples and report failures.
+        #[arg(long)]
+        check: bool,
+    },
+}

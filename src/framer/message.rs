@@ -1,0 +1,451 @@
+//! Frames the lines that follow a SIP start line: headers, blank line, body.
+//!
+//! Loggers prefix every line of a dump (timestamps, `[Message] \t`, logcat
+//! tags, 20 spaces), flatten a whole message into one line (`#012`, `^M`),
+//! or end lines with ngrep's `.`. A frame learns the prefix shape from the
+//! start line and reads each following line as a header, a blank line or body,
+//! until a line fits none of them, the body's Content-Length is used up, or a
+//! size cap is hit. Header values go into the event; the frame never
+//! allocates.
+
+use memchr::memmem;
+
+use crate::catalog::formats::SipSyntax;
+use crate::event::{push_lossy, set_lossy, trim, Event};
+
+/// At most this many lines belong to one message.
+pub const MAX_FRAME_LINES: usize = 400;
+/// At most this many bytes belong to one message.
+pub const MAX_FRAME_BYTES: usize = 256 * 1024;
+const MAX_PREFIX: usize = 96;
+
+/// Whether a line belonged to the open frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feed {
+    /// The line is part of the message.
+    Absorbed,
+    /// The line is part of the message, and the message is complete.
+    AbsorbedLast,
+    /// The line is not part of the message; the frame is closed.
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Headers,
+    Body,
+}
+
+/// The state of one SIP message being framed.
+#[derive(Debug, Clone)]
+pub struct SipFrame {
+    part: Part,
+    lines: usize,
+    bytes: usize,
+    content_length: Option<usize>,
+    body_left: usize,
+    /// Column where the message text starts in prefixed dumps.
+    column: usize,
+    skeleton: [u8; MAX_PREFIX],
+    skeleton_len: usize,
+    /// ngrep shows CR as a trailing '.'.
+    dot_is_cr: bool,
+}
+
+impl SipFrame {
+    /// Opens a frame for a start line whose SIP text begins at `start`.
+    pub fn new(line: &[u8], start: usize, dot_is_cr: bool) -> SipFrame {
+        let prefix = strip_marker(&line[..start.min(line.len())]);
+        let mut frame = SipFrame {
+            part: Part::Headers,
+            lines: 0,
+            bytes: 0,
+            content_length: None,
+            body_left: 0,
+            column: prefix.len(),
+            skeleton: [0; MAX_PREFIX],
+            skeleton_len: 0,
+            dot_is_cr,
+        };
+        if prefix.len() <= MAX_PREFIX {
+            for (i, &b) in prefix.iter().enumerate() {
+                frame.skeleton[i] = skeleton_byte(b);
+            }
+            frame.skeleton_len = prefix.len();
+        } else {
+            frame.column = 0;
+        }
+        frame
+    }
+
+    /// Reads headers that a logger flattened into the start line, after the
+    /// reason phrase. Returns false when the message ended there.
+    pub fn feed_inline(&mut self, rest: &[u8], sip: &SipSyntax, ev: &mut Event) -> bool {
+        let mut open = true;
+        for_each_flat_line(rest, sip, |seg| {
+            // Free text between flattened headers (vendor comments) is skipped.
+            if open {
+                open = self.feed_text(seg, ev, true) != Feed::AbsorbedLast;
+            }
+        });
+        open
+    }
+
+    /// Offers the next physical line to the frame.
+    pub fn feed(&mut self, line: &[u8], sip: &SipSyntax, ev: &mut Event) -> Feed {
+        self.lines += 1;
+        self.bytes += line.len();
+        if self.lines > MAX_FRAME_LINES || self.bytes > MAX_FRAME_BYTES {
+            return Feed::Closed;
+        }
+        let text = match self.message_text(line) {
+            Some(t) => t,
+            None => return Feed::Closed,
+        };
+        // A line may itself carry several flattened lines.
+        if has_separator(text, sip) {
+            let mut result = Feed::Absorbed;
+            let mut first = true;
+            for_each_segment(text, sip, |seg| {
+                if result == Feed::Closed || result == Feed::AbsorbedLast {
+                    return;
+                }
+                let r = self.feed_text(seg, ev, !first);
+                if first || r != Feed::Closed {
+                    result = r;
+                }
+                first = false;
+            });
+            return result;
+        }
+        self.feed_text(text, ev, false)
+    }
+
+    /// The message text of a physical line: after the learned prefix when the
+    /// line has the same prefix shape, else the whole line.
+    fn message_text<'a>(&self, line: &'a [u8]) -> Option<&'a [u8]> {
+        if self.column > 0 && line.len() >= self.column {
+            let head = &line[..self.column];
+            let same = head
+                .iter()
+                .zip(&self.skeleton[..self.skeleton_len])
+                .all(|(&b, &s)| skeleton_byte(b) == s);
+            if same {
+                return Some(&line[self.column..]);
+            }
+        }
+        Some(line)
+    }
+
+    fn feed_text(&mut self, text: &[u8], ev: &mut Event, inline: bool) -> Feed {
+        let content = clean_value(text, self.dot_is_cr);
+        match self.part {
+            Part::Headers => {
+                if content.is_empty() {
+                    return match self.content_length {
+                        Some(n) if n > 0 => {
+                            self.part = Part::Body;
+                            self.body_left = n;
+                            Feed::Absorbed
+                        }
+                        _ => Feed::AbsorbedLast,
+                    };
+                }
+                if let Some((name, value)) = split_header(content) {
+                    ev.headers_seen = true;
+                    self.header(name, value, ev);
+                    return Feed::Absorbed;
+                }
+                // Anything else (including folded headers, which loggers
+                // rarely keep) ends the message: a log line must never be eaten.
+                let _ = inline;
+                Feed::Closed
+            }
+            Part::Body => {
+                if content.is_empty() {
+                    return Feed::AbsorbedLast;
+                }
+                let used = content.len() + 2;
+                if used >= self.body_left {
+                    self.body_left = 0;
+                    Feed::AbsorbedLast
+                } else {
+                    self.body_left -= used;
+                    Feed::Absorbed
+                }
+            }
+        }
+    }
+
+    fn header(&mut self, name: &[u8], value: &[u8], ev: &mut Event) {
+        let value = clean_value(value, self.dot_is_cr);
+        let is = |long: &str, short: &str| {
+            name.eq_ignore_ascii_case(long.as_bytes()) || (!short.is_empty() && name.eq_ignore_ascii_case(short.as_bytes()))
+        };
+        if is("call-id", "i") {
+            fill(&mut ev.call_id, value);
+        } else if is("cseq", "") {
+            let mut parts = value.split(|b| *b == b' ' || *b == b'\t').filter(|p| !p.is_empty());
+            if let (Some(num), Some(method)) = (parts.next(), parts.next()) {
+                if ev.cseq.is_none() {
+                    ev.cseq = std::str::from_utf8(num).ok().and_then(|n| n.parse().ok());
+                }
+                fill(&mut ev.method, method);
+            }
+        } else if is("from", "f") {
+            fill(&mut ev.from, value);
+        } else if is("to", "t") {
+            fill(&mut ev.to, value);
+        } else if is("user-agent", "") || is("server", "") {
+            fill(&mut ev.user_agent, value);
+        } else if is("reason", "") {
+            fill(&mut ev.reason_header, value);
+        } else if is("warning", "") {
+            fill(&mut ev.warning, value);
+        } else if is("retry-after", "") {
+            let secs = value
+                .split(|b| !b.is_ascii_digit())
+                .next()
+                .and_then(|d| std::str::from_utf8(d).ok())
+                .and_then(|d| d.parse().ok());
+            ev.retry_after = Some(secs);
+        } else if is("content-type", "c") {
+            if memmem::find(&value.to_ascii_lowercase(), b"sdp").is_some() {
+                ev.has_sdp = Some(true);
+            }
+        } else if is("content-length", "l") {
+            let n = std::str::from_utf8(trim(value)).ok().and_then(|v| v.parse::<usize>().ok());
+            self.content_length = n;
+            if n == Some(0) {
+                ev.has_sdp = Some(false);
+            }
+        }
+    }
+
+    /// Called when the frame closes: facts that are known once all headers were seen.
+    pub fn finish(&self, ev: &mut Event) {
+        if ev.headers_seen {
+            if ev.retry_after.is_none() {
+                ev.retry_after = Some(None);
+            }
+            if ev.has_sdp.is_none() {
+                ev.has_sdp = Some(false);
+            }
+        }
+    }
+}
+
+fn fill(field: &mut String, value: &[u8]) {
+    if field.is_empty() && !value.is_empty() {
+        set_lossy(field, value);
+    }
+}
+
+/// `Name: value` with a token name starting with a letter, or None.
+pub fn split_header(text: &[u8]) -> Option<(&[u8], &[u8])> {
+    let first = *text.first()?;
+    if !first.is_ascii_alphabetic() {
+        return None;
+    }
+    let mut i = 0;
+    while i < text.len() && is_token(text[i]) {
+        i += 1;
+    }
+    let name = &text[..i];
+    while i < text.len() && (text[i] == b' ' || text[i] == b'\t') {
+        i += 1;
+    }
+    if i >= text.len() || text[i] != b':' || name.len() > 64 {
+        return None;
+    }
+    Some((name, trim(&text[i + 1..])))
+}
+
+/// Header names in practice: letters, digits, '-' and '_' (stricter than the
+/// SIP token, so that `file.c:123` in a log line is not taken for a header).
+fn is_token(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+}
+
+/// Strips line-end junk: CR, `^M`, `#015`, trailing blanks, ngrep's '.'.
+pub fn clean_value(text: &[u8], dot_is_cr: bool) -> &[u8] {
+    let mut t = trim(text);
+    loop {
+        let before = t.len();
+        for junk in [&b"^M"[..], b"#015", b"\\r"] {
+            if let Some(s) = t.strip_suffix(junk) {
+                t = trim(s);
+            }
+        }
+        if dot_is_cr {
+            if let Some(s) = t.strip_suffix(b".") {
+                t = trim(s);
+            }
+        }
+        if t.len() == before {
+            return t;
+        }
+    }
+}
+
+fn has_separator(text: &[u8], sip: &SipSyntax) -> bool {
+    sip.line_separators.iter().any(|s| memmem::find(text, s.as_bytes()).is_some())
+}
+
+/// Calls `f` for each flattened line of `text`: split on the separators, or,
+/// when there are none, where a known header name follows a space.
+pub fn for_each_flat_line(text: &[u8], sip: &SipSyntax, mut f: impl FnMut(&[u8])) {
+    if has_separator(text, sip) {
+        return for_each_segment(text, sip, f);
+    }
+    let mut cuts: Vec<usize> = Vec::new();
+    for h in &sip.inline_headers {
+        let mut from = 0;
+        while let Some(i) = memmem::find(&text[from..], h.as_bytes()) {
+            let at = from + i;
+            if (at == 0 || text[at - 1] == b' ') && text.get(at + h.len()) == Some(&b':') {
+                cuts.push(at);
+            }
+            from = at + 1;
+        }
+    }
+    cuts.sort_unstable();
+    cuts.dedup();
+    let mut last = 0;
+    for cut in cuts {
+        if cut > last {
+            f(&text[last..cut]);
+        }
+        last = cut;
+    }
+    f(&text[last..]);
+}
+
+/// Calls `f` for each flattened line in `text`, split on the separators.
+pub fn for_each_segment(text: &[u8], sip: &SipSyntax, mut f: impl FnMut(&[u8])) {
+    let mut rest = text;
+    loop {
+        let next = sip
+            .line_separators
+            .iter()
+            .filter_map(|s| memmem::find(rest, s.as_bytes()).map(|i| (i, s.len())))
+            .min_by_key(|(i, len)| (*i, usize::MAX - len));
+        match next {
+            Some((i, len)) => {
+                f(&rest[..i]);
+                rest = &rest[i + len..];
+            }
+            None => {
+                f(rest);
+                return;
+            }
+        }
+    }
+}
+
+/// The prefix of a start line without the marker just before the SIP text
+/// (`<--- `, `RX `, `'`, `[[`), so that header lines with the bare prefix line up.
+fn strip_marker(prefix: &[u8]) -> &[u8] {
+    let mut p = prefix;
+    for marker in [&b"RX "[..], b"TX ", b"RX", b"TX"] {
+        if let Some(s) = p.strip_suffix(marker) {
+            p = s;
+            break;
+        }
+    }
+    while let [rest @ .., last] = p {
+        if b" \t<>-'[|=!#".contains(last) {
+            p = rest;
+        } else {
+            break;
+        }
+    }
+    p
+}
+
+fn skeleton_byte(b: u8) -> u8 {
+    if b.is_ascii_digit() || b == b' ' {
+        b'0'
+    } else if b.is_ascii_alphabetic() {
+        b'a'
+    } else {
+        b
+    }
+}
+
+/// Appends a header value to a string (used by continuation frames).
+pub fn push_value(dst: &mut String, value: &[u8]) {
+    push_lossy(dst, value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn syntax() -> SipSyntax {
+        SipSyntax {
+            line_separators: vec!["#012".into(), "^M".into()],
+            inline_headers: vec![],
+        }
+    }
+
+    #[test]
+    fn headers_fill_event_and_blank_line_ends_message() {
+        let sip = syntax();
+        let mut ev = Event::default();
+        let mut f = SipFrame::new(b"SIP/2.0 200 OK", 0, false);
+        for line in [&b"Call-ID: abc@h"[..], b"CSeq: 7 INVITE", b"Content-Length: 0"] {
+            assert_eq!(f.feed(line, &sip, &mut ev), Feed::Absorbed);
+        }
+        assert_eq!(f.feed(b"", &sip, &mut ev), Feed::AbsorbedLast);
+        assert_eq!(ev.call_id, "abc@h");
+        assert_eq!(ev.cseq, Some(7));
+        assert_eq!(ev.method, "INVITE");
+    }
+
+    #[test]
+    fn body_is_consumed_by_content_length_so_sipfrag_is_not_a_status() {
+        let sip = syntax();
+        let mut ev = Event::default();
+        let mut f = SipFrame::new(b"NOTIFY sip:a@b SIP/2.0", 0, false);
+        assert_eq!(f.feed(b"Content-Type: message/sipfrag", &sip, &mut ev), Feed::Absorbed);
+        assert_eq!(f.feed(b"Content-Length: 16", &sip, &mut ev), Feed::Absorbed);
+        assert_eq!(f.feed(b"", &sip, &mut ev), Feed::Absorbed);
+        assert_eq!(f.feed(b"SIP/2.0 200 OK", &sip, &mut ev), Feed::AbsorbedLast);
+    }
+
+    #[test]
+    fn prefixed_dump_lines_are_read_after_the_prefix() {
+        let sip = syntax();
+        let mut ev = Event::default();
+        let start = b"2016-11-04 08:07:45.936 [.INFO] [..MESSAGE] <--- SIP/2.0 481 Call";
+        let at = memmem::find(start, b"SIP/2.0").unwrap();
+        let mut f = SipFrame::new(start, at, false);
+        let line = b"2016-11-04 08:07:45.936 [.INFO] [..MESSAGE] Call-ID: 487E666B ";
+        assert_eq!(f.feed(line, &sip, &mut ev), Feed::Absorbed);
+        assert_eq!(ev.call_id, "487E666B");
+    }
+
+    #[test]
+    fn a_log_line_closes_the_frame() {
+        let sip = syntax();
+        let mut ev = Event::default();
+        let mut f = SipFrame::new(b"SIP/2.0 200 OK", 0, false);
+        assert_eq!(f.feed(b"[Nov 15 16:39:57] VERBOSE[1] x.c: y", &sip, &mut ev), Feed::Closed);
+    }
+
+    #[test]
+    fn ngrep_dots_are_line_ends() {
+        assert_eq!(clean_value(b"Call-ID: x.", true), b"Call-ID: x");
+        assert_eq!(clean_value(b"Call-ID: x.", false), b"Call-ID: x.");
+        assert_eq!(clean_value(b"CSeq: 1 INVITE^M", false), b"CSeq: 1 INVITE");
+    }
+
+    #[test]
+    fn flattened_segments_split_on_separators() {
+        let sip = syntax();
+        let mut seen = Vec::new();
+        for_each_segment(b" #012FROM: a #012CALL-ID: b", &sip, |s| seen.push(s.to_vec()));
+        assert_eq!(seen, vec![b" ".to_vec(), b"FROM: a ".to_vec(), b"CALL-ID: b".to_vec()]);
+    }
+}

@@ -1,0 +1,581 @@
+//! Drives one input from bytes to events: a rolling buffer, a bulk literal scan
+//! that skips non-candidate lines without looking at them one by one, and the
+//! frames that collect the lines belonging to a status line.
+//!
+//! Invariants:
+//! - every input byte is handed to the output exactly once, in order (status
+//!   lines through `Output::status_line`, all others through `passthrough`);
+//! - memory is bounded: the buffer holds at most one line of `max_line` bytes
+//!   plus a read chunk plus the lookback window; longer lines pass through
+//!   unmatched and are counted;
+//! - an open frame is closed by a non-member line, its size caps, the end of
+//!   input, or `idle()` (the pipe went quiet), so its event is never lost.
+
+pub mod message;
+
+use std::io::{self, Read};
+
+use memchr::{memchr, memmem, memrchr};
+
+use crate::catalog::formats::{Field, FrameKind, Role};
+use crate::catalog::Catalog;
+use crate::event::{push_lossy, set_lossy, trim, Event};
+use crate::format::Output;
+use crate::matcher::{parse_code, Hit, Matcher, Scratch};
+use crate::timestamp;
+use message::{clean_value, split_header, Feed, SipFrame};
+
+/// Bytes read per `read` call.
+pub const CHUNK: usize = 128 * 1024;
+/// Lines longer than this pass through without being matched.
+pub const DEFAULT_MAX_LINE: usize = 4 * 1024 * 1024;
+/// Bytes of already-processed lines kept for wrapper lookback.
+const LOOKBACK_BYTES: usize = 16 * 1024;
+const MAX_LOOKBACK_LINES: usize = 8;
+
+/// Counters for one input.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    pub bytes: u64,
+    pub lines: u64,
+    pub events: u64,
+    /// Lines longer than the limit, passed through without matching.
+    pub overlong_lines: u64,
+    /// Frames closed early by their size caps.
+    pub truncated_frames: u64,
+}
+
+enum Frame {
+    Closed,
+    Sip { frame: SipFrame, request: bool },
+    Lines { format: usize, count: usize, max: usize },
+}
+
+/// One input's state: buffer, position, open frame, current event.
+pub struct Engine<'c> {
+    catalog: &'c Catalog,
+    matcher: &'c Matcher,
+    scratch: Scratch,
+    input: String,
+    buf: Vec<u8>,
+    /// Start of retained, already-processed bytes (line-aligned).
+    keep: usize,
+    pos: usize,
+    end: usize,
+    /// Lines fully processed before `pos`.
+    line_no: u64,
+    overlong: bool,
+    max_line: usize,
+    frame: Frame,
+    event: Event,
+    stats: Stats,
+    exhaustive: bool,
+    /// `buf[pos..no_newline_until]` is known to hold no line break.
+    no_newline_until: usize,
+}
+
+impl<'c> Engine<'c> {
+    /// A new engine for the input named `input` ("stdin" or a path).
+    pub fn new(catalog: &'c Catalog, matcher: &'c Matcher, input: &str) -> Engine<'c> {
+        Engine {
+            catalog,
+            matcher,
+            scratch: matcher.scratch(catalog),
+            input: input.to_string(),
+            buf: vec![0; CHUNK * 2],
+            keep: 0,
+            pos: 0,
+            end: 0,
+            line_no: 0,
+            overlong: false,
+            max_line: DEFAULT_MAX_LINE,
+            frame: Frame::Closed,
+            event: Event::default(),
+            stats: Stats::default(),
+            exhaustive: false,
+            no_newline_until: 0,
+        }
+    }
+
+    /// Oracle mode for tests: no literal prefilter, no bulk skipping; every
+    /// line is tried against every format's regex. Slow, obviously right.
+    pub fn set_exhaustive(&mut self, on: bool) {
+        self.exhaustive = on;
+    }
+
+    /// Sets the longest line that is still matched (at least 1 KiB).
+    pub fn set_max_line(&mut self, bytes: usize) {
+        self.max_line = bytes.max(1024);
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Reads one chunk from `reader` into the buffer (no processing).
+    /// Returns the number of bytes read (0 at end of input).
+    pub fn fill<R: Read + ?Sized>(&mut self, reader: &mut R) -> io::Result<usize> {
+        self.make_room(CHUNK);
+        let n = loop {
+            match reader.read(&mut self.buf[self.end..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        self.end += n;
+        self.stats.bytes += n as u64;
+        Ok(n)
+    }
+
+    /// Processes every complete line in the buffer; errors are the output's.
+    pub fn process_available<O: Output>(&mut self, out: &mut O) -> io::Result<()> {
+        self.process(out, false)
+    }
+
+    /// Appends bytes received from elsewhere (a pipe reader thread) and processes them.
+    pub fn push<O: Output>(&mut self, data: &[u8], out: &mut O) -> io::Result<()> {
+        let mut rest = data;
+        while !rest.is_empty() {
+            self.make_room(rest.len().min(CHUNK));
+            let room = (self.buf.len() - self.end).min(rest.len());
+            self.buf[self.end..self.end + room].copy_from_slice(&rest[..room]);
+            self.end += room;
+            self.stats.bytes += room as u64;
+            rest = &rest[room..];
+            self.process(out, false)?;
+        }
+        Ok(())
+    }
+
+    /// The input went quiet: complete the open frame so its event is not held back.
+    pub fn idle<O: Output>(&mut self, out: &mut O) -> io::Result<()> {
+        self.close_frame(out)
+    }
+
+    /// End of input: the last line (even without a line break) and any open frame.
+    pub fn finish<O: Output>(&mut self, out: &mut O) -> io::Result<()> {
+        self.process(out, true)?;
+        self.close_frame(out)
+    }
+
+    fn make_room(&mut self, want: usize) {
+        if self.buf.len() - self.end >= want {
+            return;
+        }
+        // Keep a lookback window of whole lines before `pos`.
+        let mut keep = self.pos.saturating_sub(LOOKBACK_BYTES).max(self.keep);
+        if keep > self.keep && keep < self.pos {
+            keep = match memchr(b'\n', &self.buf[keep..self.pos]) {
+                Some(i) => keep + i + 1,
+                None => self.pos,
+            };
+        }
+        if keep > 0 {
+            self.buf.copy_within(keep..self.end, 0);
+            self.pos -= keep;
+            self.end -= keep;
+            self.no_newline_until = self.no_newline_until.saturating_sub(keep);
+            self.keep = 0;
+        }
+        if self.buf.len() - self.end < want {
+            let need = self.end + want;
+            self.buf.resize(need.next_power_of_two().max(self.buf.len()), 0);
+        }
+    }
+
+    fn process<O: Output>(&mut self, out: &mut O, eof: bool) -> io::Result<()> {
+        while self.pos < self.end {
+            if self.overlong {
+                match memchr(b'\n', &self.buf[self.pos..self.end]) {
+                    Some(i) => {
+                        let stop = self.pos + i + 1;
+                        out.passthrough(&self.input, &self.buf[self.pos..stop], self.line_no + 1)?;
+                        self.pos = stop;
+                        self.line_no += 1;
+                        self.stats.lines += 1;
+                        self.overlong = false;
+                    }
+                    None => {
+                        out.passthrough(&self.input, &self.buf[self.pos..self.end], self.line_no + 1)?;
+                        self.pos = self.end;
+                        if eof {
+                            self.line_no += 1;
+                            self.stats.lines += 1;
+                            self.overlong = false;
+                        }
+                    }
+                }
+                continue;
+            }
+            let pending = &self.buf[self.pos..self.end];
+            // Do not rescan a long incomplete line each time a few bytes arrive.
+            let known = self.no_newline_until.clamp(self.pos, self.end) - self.pos;
+            let Some(last_nl) = memrchr(b'\n', &pending[known..]).map(|i| i + known) else {
+                self.no_newline_until = self.end;
+                if eof {
+                    // The last line has no line break.
+                    let (s, e) = (self.pos, self.end);
+                    self.one_line(s, e, false, out)?;
+                    self.pos = e;
+                } else if pending.len() >= self.max_line {
+                    self.close_frame(out)?;
+                    self.stats.overlong_lines += 1;
+                    self.overlong = true;
+                }
+                return Ok(());
+            };
+            let scan_end = self.pos + last_nl + 1;
+            if self.exhaustive || !matches!(self.frame, Frame::Closed) {
+                let nl = self.pos + memchr(b'\n', pending).unwrap_or(last_nl);
+                let (s, e) = (self.pos, nl);
+                self.one_line(s, e, true, out)?;
+                self.pos = nl + 1;
+                continue;
+            }
+            match self.matcher.find_candidate(&self.buf[self.pos..scan_end]) {
+                None => {
+                    let bulk = &self.buf[self.pos..scan_end];
+                    out.passthrough(&self.input, bulk, self.line_no + 1)?;
+                    let n = memchr::memchr_iter(b'\n', bulk).count() as u64;
+                    self.line_no += n;
+                    self.stats.lines += n;
+                    self.pos = scan_end;
+                }
+                Some(off) => {
+                    let hit = self.pos + off;
+                    let start = memrchr(b'\n', &self.buf[self.pos..hit]).map_or(self.pos, |i| self.pos + i + 1);
+                    if start > self.pos {
+                        let bulk = &self.buf[self.pos..start];
+                        out.passthrough(&self.input, bulk, self.line_no + 1)?;
+                        let n = memchr::memchr_iter(b'\n', bulk).count() as u64;
+                        self.line_no += n;
+                        self.stats.lines += n;
+                    }
+                    let nl = hit + memchr(b'\n', &self.buf[hit..scan_end]).expect("scan_end ends a line");
+                    self.one_line(start, nl, true, out)?;
+                    self.pos = nl + 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Processes the line `buf[start..stop]` (without its line break).
+    fn one_line<O: Output>(&mut self, start: usize, stop: usize, newline: bool, out: &mut O) -> io::Result<()> {
+        let stop_nl = if newline { stop + 1 } else { stop };
+        let line_no = self.line_no + 1;
+        self.line_no += 1;
+        self.stats.lines += 1;
+        let cstop = if stop > start && self.buf[stop - 1] == b'\r' { stop - 1 } else { stop };
+        if stop - start > self.max_line {
+            self.close_frame(out)?;
+            self.stats.overlong_lines += 1;
+            return out.passthrough(&self.input, &self.buf[start..stop_nl], line_no);
+        }
+        // A line that belongs to the open frame?
+        match &mut self.frame {
+            Frame::Closed => {}
+            Frame::Sip { frame, request } => {
+                let mut scratch_ev = Event::default();
+                let ev = if *request { &mut scratch_ev } else { &mut self.event };
+                match frame.feed(&self.buf[start..cstop], &self.catalog.sip, ev) {
+                    Feed::Absorbed => return out.passthrough(&self.input, &self.buf[start..stop_nl], line_no),
+                    Feed::AbsorbedLast => {
+                        out.passthrough(&self.input, &self.buf[start..stop_nl], line_no)?;
+                        return self.close_frame(out);
+                    }
+                    Feed::Closed => {
+                        if frame_is_capped(frame) {
+                            self.stats.truncated_frames += 1;
+                        }
+                        self.close_frame(out)?;
+                    }
+                }
+            }
+            Frame::Lines { format, count, max } => {
+                let format = *format;
+                *count += 1;
+                let within = *count <= *max;
+                let f = &self.catalog.formats[format];
+                let ev = &mut self.event;
+                let member = within
+                    && self.matcher.continuation(f, format, &mut self.scratch, &self.buf[start..cstop], |field, value| {
+                        fill_field(ev, field, value)
+                    });
+                if member {
+                    if let Some((name, value)) = split_header(trim(&self.buf[start..cstop])) {
+                        apply_header(ev, name, value);
+                    }
+                    return out.passthrough(&self.input, &self.buf[start..stop_nl], line_no);
+                }
+                self.close_frame(out)?;
+            }
+        }
+        // A fresh line: only candidates can be status or request lines.
+        let line = &self.buf[start..stop];
+        let content = &self.buf[start..cstop];
+        let hit = if self.exhaustive {
+            self.matcher.recognize_any(self.catalog, &mut self.scratch, content)
+        } else if self.matcher.find_candidate(line).is_some() {
+            self.matcher.recognize(self.catalog, &mut self.scratch, content)
+        } else {
+            None
+        };
+        let Some(hit) = hit else {
+            return out.passthrough(&self.input, &self.buf[start..stop_nl], line_no);
+        };
+        match hit.role {
+            Role::Request => {
+                let at = self
+                    .matcher
+                    .field(self.catalog, &self.scratch, &hit, content, Field::Method)
+                    .map_or(hit.start, |m| m.as_ptr() as usize - content.as_ptr() as usize);
+                let frame = SipFrame::new(content, at, false);
+                let (_, rest) = split_reason(&content[hit.end..], &self.catalog.sip);
+                // A message flattened into one log record ends with that record.
+                if rest.is_empty() {
+                    self.frame = Frame::Sip { frame, request: true };
+                }
+                out.passthrough(&self.input, &self.buf[start..stop_nl], line_no)
+            }
+            Role::Event => self.open_event(hit, start, stop, newline, line_no, out),
+            Role::Context => unreachable!("context formats are not in the prefilter"),
+        }
+    }
+
+    fn open_event<O: Output>(
+        &mut self,
+        hit: Hit,
+        start: usize,
+        stop: usize,
+        newline: bool,
+        line_no: u64,
+        out: &mut O,
+    ) -> io::Result<()> {
+        let catalog = self.catalog;
+        let content = strip_cr(&self.buf[start..stop]);
+        let format = &catalog.formats[hit.format];
+        let ev = &mut self.event;
+        ev.clear();
+        ev.line = line_no;
+        ev.format = hit.format;
+        ev.raw.extend_from_slice(content);
+        let mut reason_span: Option<(usize, usize)> = None;
+        for field in Field::ALL {
+            let Some(slot) = format.slots.get(field) else { continue };
+            let Some((s, e)) = self.scratch.locations[hit.format].get(slot) else { continue };
+            let value = &content[s..e];
+            match field {
+                Field::Code => ev.code = parse_code(value).unwrap_or(0),
+                Field::Reason => reason_span = Some((s, e)),
+                Field::Direction => ev.direction = format.direction_of(value),
+                _ => fill_field(ev, field, value),
+            }
+        }
+        // Where the SIP text starts on this line (for prefix learning and contexts).
+        let sip_at = memmem::find(&content[hit.start..], b"SIP/2.0").map_or(hit.start, |i| hit.start + i);
+        // Contexts: the prefix of this line, then the lines above.
+        let mut lines: [&[u8]; MAX_LOOKBACK_LINES + 1] = [&[]; MAX_LOOKBACK_LINES + 1];
+        lines[0] = &content[..sip_at];
+        let depth = self.matcher.max_lookback.min(MAX_LOOKBACK_LINES);
+        let mut cursor = start;
+        for slot in lines.iter_mut().skip(1).take(depth) {
+            if cursor <= self.keep {
+                break;
+            }
+            let prev_end = cursor - 1; // the '\n' before `cursor`
+            let prev_start = memrchr(b'\n', &self.buf[self.keep..prev_end]).map_or(self.keep, |i| self.keep + i + 1);
+            *slot = strip_cr(&self.buf[prev_start..prev_end]);
+            cursor = prev_start;
+        }
+        let mut dot_is_cr = false;
+        let mut ctx_lines = [false; MAX_LOOKBACK_LINES + 1];
+        self.matcher.contexts(catalog, &mut self.scratch, &lines[..=depth], |ci, distance, field, value| {
+            let f = &catalog.formats[ci];
+            if ev.wrapper.is_none() {
+                ev.wrapper = Some(ci);
+            }
+            dot_is_cr |= f.trailing_dot_is_cr;
+            ctx_lines[distance] = true;
+            match field {
+                Field::Direction => {
+                    if ev.direction.is_none() {
+                        ev.direction = f.direction_of(value);
+                    }
+                }
+                Field::Reason | Field::Code => {}
+                _ => fill_field(ev, field, value),
+            }
+        });
+        if ev.ts_raw.is_empty() {
+            let shapes = &catalog.timestamps;
+            let found = timestamp::extract(shapes, content, &mut ev.ts_raw, &mut ev.ts)
+                || (1..=depth)
+                    .filter(|d| ctx_lines[*d])
+                    .any(|d| timestamp::extract(shapes, lines[d], &mut ev.ts_raw, &mut ev.ts));
+            let _ = found;
+        } else if ev.ts.is_empty() {
+            let raw = std::mem::take(&mut ev.ts_raw);
+            if !timestamp::extract(&catalog.timestamps, raw.as_bytes(), &mut ev.ts_raw, &mut ev.ts) {
+                ev.ts_raw = raw;
+            }
+        }
+        // The reason phrase, and headers flattened after it on the same line.
+        let mut inline_rest: &[u8] = &[];
+        if let Some((s, e)) = reason_span {
+            let (reason, rest) = split_reason(&content[s..e], &catalog.sip);
+            set_lossy(&mut ev.reason, clean_value(reason, dot_is_cr));
+            inline_rest = rest;
+        }
+        match &format.frame {
+            FrameKind::None => {}
+            FrameKind::Sip => {
+                let mut frame = SipFrame::new(content, sip_at, dot_is_cr);
+                if inline_rest.is_empty() {
+                    self.frame = Frame::Sip { frame, request: false };
+                } else {
+                    // A message flattened into one log record ends with that record.
+                    frame.feed_inline(inline_rest, &catalog.sip, ev);
+                    frame.finish(ev);
+                }
+            }
+            FrameKind::Lines { max_lines, .. } => {
+                self.frame = Frame::Lines { format: hit.format, count: 0, max: *max_lines };
+            }
+        }
+        ev.settle_peers();
+        out.status_line(&self.input, &self.buf[start..stop], newline, &self.event)?;
+        if matches!(self.frame, Frame::Closed) {
+            self.stats.events += 1;
+            out.event(&self.input, &self.event)?;
+        }
+        Ok(())
+    }
+
+    fn close_frame<O: Output>(&mut self, out: &mut O) -> io::Result<()> {
+        match std::mem::replace(&mut self.frame, Frame::Closed) {
+            Frame::Closed | Frame::Sip { request: true, .. } => Ok(()),
+            Frame::Sip { frame, request: false } => {
+                frame.finish(&mut self.event);
+                self.event.settle_peers();
+                self.stats.events += 1;
+                out.event(&self.input, &self.event)
+            }
+            Frame::Lines { .. } => {
+                self.event.settle_peers();
+                self.stats.events += 1;
+                out.event(&self.input, &self.event)
+            }
+        }
+    }
+}
+
+fn frame_is_capped(_frame: &SipFrame) -> bool {
+    false
+}
+
+fn strip_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// Stores a captured field in the event unless it already has a value.
+fn fill_field(ev: &mut Event, field: Field, value: &[u8]) {
+    let value = trim(value);
+    if value.is_empty() {
+        return;
+    }
+    let target = match field {
+        Field::Method => &mut ev.method,
+        Field::CallId => &mut ev.call_id,
+        Field::Src => &mut ev.src,
+        Field::Dst => &mut ev.dst,
+        Field::Peer => &mut ev.peer,
+        Field::Transport => &mut ev.transport,
+        Field::From => &mut ev.from,
+        Field::To => &mut ev.to,
+        Field::UserAgent => &mut ev.user_agent,
+        Field::Ts => &mut ev.ts_raw,
+        Field::Reason => {
+            if ev.reason.is_empty() {
+                set_lossy(&mut ev.reason, value);
+            }
+            return;
+        }
+        Field::Cseq => {
+            if ev.cseq.is_none() {
+                ev.cseq = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
+            }
+            return;
+        }
+        Field::Epoch => {
+            if ev.ts_raw.is_empty() {
+                timestamp::from_epoch(value, &mut ev.ts_raw, &mut ev.ts);
+            }
+            return;
+        }
+        Field::Code | Field::Direction => return,
+    };
+    if target.is_empty() {
+        push_lossy(target, value);
+    }
+}
+
+/// Header values seen on continuation lines (tshark -V prints them indented).
+fn apply_header(ev: &mut Event, name: &[u8], value: &[u8]) {
+    let value = clean_value(value, false);
+    let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
+    if is("Call-ID") {
+        fill_field(ev, Field::CallId, value);
+    } else if is("CSeq") {
+        let mut parts = value.split(|b| *b == b' ').filter(|p| !p.is_empty());
+        if let (Some(n), Some(m)) = (parts.next(), parts.next()) {
+            fill_field(ev, Field::Cseq, n);
+            fill_field(ev, Field::Method, m);
+        }
+    } else if is("From") {
+        fill_field(ev, Field::From, value);
+    } else if is("To") {
+        fill_field(ev, Field::To, value);
+    } else if is("User-Agent") || is("Server") {
+        fill_field(ev, Field::UserAgent, value);
+    } else if is("Reason") && ev.reason_header.is_empty() {
+        set_lossy(&mut ev.reason_header, value);
+    } else if is("Warning") && ev.warning.is_empty() {
+        set_lossy(&mut ev.warning, value);
+    }
+}
+
+/// Splits a captured reason phrase from headers a logger flattened after it.
+pub fn split_reason<'a>(text: &'a [u8], sip: &crate::catalog::formats::SipSyntax) -> (&'a [u8], &'a [u8]) {
+    let sep = sip
+        .line_separators
+        .iter()
+        .filter_map(|s| memmem::find(text, s.as_bytes()).map(|i| (i, i + s.len())))
+        .min();
+    if let Some((cut, after)) = sep {
+        return (&text[..cut], &text[after..]);
+    }
+    let inline = sip
+        .inline_headers
+        .iter()
+        .filter_map(|h| {
+            let mut from = 0;
+            while let Some(i) = memmem::find(&text[from..], h.as_bytes()) {
+                let at = from + i;
+                let before_ok = at > 0 && text[at - 1] == b' ';
+                let after = at + h.len();
+                if before_ok && text.get(after) == Some(&b':') {
+                    return Some(at);
+                }
+                from = at + 1;
+            }
+            None
+        })
+        .min();
+    match inline {
+        Some(at) => (&text[..at], &text[at..]),
+        None => (text, &[]),
+    }
+}

@@ -1,0 +1,177 @@
+//! Entry point: parse the command line, run, map errors to exit codes
+//! (0 done, 2 error; a closed output pipe is a normal end).
+
+use std::io::{self, IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+use sipannotate::catalog::Catalog;
+use sipannotate::cli::{AnnotateArgs, Cli, ColorChoice, Command, CommonArgs, OutputKind};
+use sipannotate::error::Error;
+use sipannotate::explain;
+use sipannotate::format::json::JsonOutput;
+use sipannotate::format::text::TextOutput;
+use sipannotate::format::Output;
+use sipannotate::framer::Stats;
+use sipannotate::matcher::Matcher;
+use sipannotate::pipeline::{annotate_file, annotate_stdin, InputError, RunOptions};
+use sipannotate::selfcheck;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sipannotate: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Errors that end the run.
+enum Failure {
+    Io(io::Error),
+    Other(Error),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Io(e) => write!(f, "cannot write output: {e}"),
+            Failure::Other(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Self {
+        Failure::Io(e)
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Other(e)
+    }
+}
+
+fn is_broken_pipe(e: &Failure) -> bool {
+    matches!(e, Failure::Io(io) if io.kind() == io::ErrorKind::BrokenPipe)
+}
+
+fn load_catalog(common: &CommonArgs) -> Result<Catalog, Error> {
+    let dir = (!common.no_patterns_dir).then_some(common.patterns_dir.as_path());
+    Catalog::load(&common.lang, dir)
+}
+
+fn run(cli: Cli) -> Result<ExitCode, Failure> {
+    let catalog = load_catalog(&cli.common)?;
+    let stdout = io::stdout();
+    match cli.command {
+        Some(Command::Explain { codes, output }) => {
+            let topics = codes.iter().map(|c| explain::parse_topic(c)).collect::<Result<Vec<_>, _>>()?;
+            let text = match output {
+                OutputKind::Text => explain::explain_text(&catalog.kb, &topics),
+                OutputKind::Json => explain::explain_json(&catalog.kb, &topics),
+            };
+            stdout.lock().write_all(text.as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Codes { output, all }) => {
+            let text = explain::codes(&catalog.kb, output == OutputKind::Json, all);
+            stdout.lock().write_all(text.as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Formats { check }) => formats(&catalog, check),
+        None => annotate(&catalog, &cli.files, &cli.annotate),
+    }
+}
+
+fn formats(catalog: &Catalog, check: bool) -> Result<ExitCode, Failure> {
+    let mut out = io::stdout().lock();
+    if !check {
+        for f in &catalog.formats {
+            writeln!(out, "{:<28} {:<8} {:<22} {}", f.id, format!("{:?}", f.role).to_lowercase(), f.system, f.description)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let matcher = Matcher::new(catalog)?;
+    let failures = selfcheck::check_samples(catalog, &matcher);
+    let samples: usize = catalog.formats.iter().map(|f| f.samples.len() + f.negatives.len()).sum();
+    for f in &failures {
+        writeln!(out, "FAIL {f}")?;
+    }
+    writeln!(out, "{} formats, {} samples: {} passed, {} failed", catalog.formats.len(), samples, samples.saturating_sub(failures.len()), failures.len())?;
+    Ok(if failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn annotate(catalog: &Catalog, files: &[std::path::PathBuf], args: &AnnotateArgs) -> Result<ExitCode, Failure> {
+    let matcher = Matcher::new(catalog)?;
+    let options = RunOptions {
+        flush_timeout: Duration::from_millis(args.flush_timeout_ms.max(1)),
+        max_line: args.max_line_bytes,
+    };
+    let stdout = io::stdout();
+    let writer = io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+    let color = match args.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    match args.output {
+        OutputKind::Text => {
+            let mut out = TextOutput::new(catalog, writer, color, args.only_matches);
+            run_inputs(catalog, &matcher, files, &mut out, options, args.stats)
+        }
+        OutputKind::Json => {
+            let mut out = JsonOutput::new(catalog, writer, !args.only_matches);
+            run_inputs(catalog, &matcher, files, &mut out, options, args.stats)
+        }
+    }
+}
+
+fn run_inputs<O: Output>(
+    catalog: &Catalog,
+    matcher: &Matcher,
+    files: &[std::path::PathBuf],
+    out: &mut O,
+    options: RunOptions,
+    show_stats: bool,
+) -> Result<ExitCode, Failure> {
+    let stdin_only = [Path::new("-").to_path_buf()];
+    let inputs = if files.is_empty() { &stdin_only[..] } else { files };
+    let mut failed = false;
+    for path in inputs {
+        let is_stdin = path.as_os_str() == "-";
+        let name = if is_stdin { "stdin".to_string() } else { path.display().to_string() };
+        let result = if is_stdin {
+            annotate_stdin(catalog, matcher, out, options)
+        } else {
+            annotate_file(catalog, matcher, path, out, options)
+        };
+        match result {
+            Ok(stats) => report(show_stats, &name, &stats),
+            Err(InputError::Output(e)) => return Err(Failure::Io(e)),
+            Err(InputError::Input(e)) => {
+                out.flush()?;
+                eprintln!("sipannotate: {name}: {e}");
+                failed = true;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+fn report(show: bool, name: &str, s: &Stats) {
+    if show {
+        eprintln!(
+            "sipannotate: {name}: {} bytes, {} lines, {} events, {} overlong lines",
+            s.bytes, s.lines, s.events, s.overlong_lines
+        );
+    }
+}

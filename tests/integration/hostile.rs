@@ -1,0 +1,137 @@
+//! Bad and hostile input: binary, invalid UTF-8, NUL, CRLF, megabyte lines,
+//! lines beyond the limit, a last line without a break, truncated dumps,
+//! text crafted to break JSON. Never a crash, never a lost byte.
+
+use sipannotate::format::json::write_event;
+use sipannotate::testgen::{generate, Rng};
+
+use crate::support::*;
+
+fn passthrough_is_exact(data: &[u8]) {
+    let (kept, _) = strip_annotations(&text_output(data, 65536));
+    let mut want = data.to_vec();
+    if kept.len() == want.len() + 1 && !want.ends_with(b"\n") {
+        want.push(b'\n');
+    }
+    assert!(kept == want, "passthrough differs ({} vs {} bytes)", kept.len(), want.len());
+}
+
+#[test]
+fn generated_logs_agree_with_the_oracle_and_find_every_status_line() {
+    for seed in 1..=4u64 {
+        let mut data = Vec::new();
+        let stats = generate(&mut data, 300_000, seed).unwrap();
+        let fast = events(&data, false, 65536);
+        let oracle = events(&data, true, 65536);
+        let a: Vec<String> = fast.iter().map(summary).collect();
+        let b: Vec<String> = oracle.iter().map(summary).collect();
+        assert_eq!(a, b, "seed {seed}");
+        assert_eq!(fast.len() as u64, stats.status_lines, "seed {seed}: every generated status line, and nothing else");
+        passthrough_is_exact(&data);
+    }
+}
+
+#[test]
+fn random_binary_with_embedded_status_lines() {
+    let mut rng = Rng::new(42);
+    let mut data = Vec::new();
+    let mut planted = 0;
+    for i in 0..2000 {
+        let len = rng.below(300) as usize;
+        for _ in 0..len {
+            let b = rng.next() as u8;
+            data.push(if b == b'\n' { b'x' } else { b });
+        }
+        data.push(b'\n');
+        if i % 50 == 0 {
+            data.extend_from_slice(b"\x00\xff garbage\xc3 <--- SIP/2.0 486 Busy Here\xfe\r\n");
+            planted += 1;
+        }
+    }
+    let evs = events(&data, false, 4096);
+    assert!(evs.iter().filter(|e| e.code == 486).count() >= planted);
+    assert!(evs.iter().all(|e| (100..=699).contains(&e.code)));
+    passthrough_is_exact(&data);
+    // Every event still serialises to valid JSON.
+    for e in &evs {
+        let mut b = Vec::new();
+        write_event(&mut b, catalog(), "bin", e);
+        serde_json::from_slice::<serde_json::Value>(&b).expect("valid JSON");
+    }
+}
+
+#[test]
+fn megabyte_line_is_matched_and_longer_lines_pass_through() {
+    let mut data = vec![b'a'; 1 << 20];
+    data.extend_from_slice(b" SIP/2.0 503 Service Unavailable\n");
+    let evs = events(&data, false, 65536);
+    assert_eq!(evs.len(), 1);
+    assert_eq!(evs[0].code, 503);
+
+    let mut huge = vec![b'b'; 6 << 20];
+    huge.extend_from_slice(b" SIP/2.0 500 Hidden In A Giant Line\nSIP/2.0 404 Not Found\n");
+    let evs = events(&huge, false, 65536);
+    assert_eq!(evs.iter().map(|e| e.code).collect::<Vec<_>>(), vec![404], "the overlong line is skipped, the next is found");
+    assert_eq!(evs[0].line, 2);
+    passthrough_is_exact(&huge);
+}
+
+#[test]
+fn last_line_without_line_break_and_crlf() {
+    let evs = events(b"x\r\nSIP/2.0 486 Busy Here\r\nCSeq: 1 INVITE\r\n\r\nSIP/2.0 603 Decline", false, 3);
+    assert_eq!(evs.len(), 2);
+    assert_eq!(evs[0].reason, "Busy Here");
+    assert_eq!(evs[0].method, "INVITE");
+    assert_eq!(evs[1].code, 603);
+    assert_eq!(evs[1].line, 5);
+    let out = text_output(b"SIP/2.0 603 Decline", 1);
+    assert!(out.starts_with(b"SIP/2.0 603 Decline\n  \xe2\x86\xb3 603 Decline"));
+}
+
+#[test]
+fn truncated_dump_still_yields_its_event() {
+    let evs = events(b"<--- Received SIP response (451 bytes) from UDP:10.9.9.120:5060 --->\nSIP/2.0 481 Call/Transaction Does Not Exist\nCall-ID: cut-off@h\nCSeq: 7 BY", false, 1 << 16);
+    assert_eq!(evs.len(), 1);
+    assert_eq!(evs[0].call_id, "cut-off@h");
+}
+
+#[test]
+fn json_injection_in_log_text_stays_inside_strings() {
+    let line = b"SIP/2.0 486 Busy\",\"code\":999,\"x\":\"\\\x1b[31m\nCall-ID: a\"b\\c\x01\nUser-Agent: evil\r\ninjected\n\n";
+    let evs = events(line, false, 4096);
+    assert_eq!(evs.len(), 1);
+    let mut b = Vec::new();
+    write_event(&mut b, catalog(), "in\"put", &evs[0]);
+    assert!(!b.contains(&b'\n'));
+    let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+    assert_eq!(v["code"], 486);
+    assert_eq!(v["input"], "in\"put");
+    assert!(v["reason"].as_str().unwrap().contains("\"code\":999"));
+    assert_eq!(v["call_id"], "a\"b\\c\u{1}");
+    assert!(v.get("x").is_none());
+}
+
+#[test]
+fn invalid_utf8_in_reason_becomes_replacement_characters() {
+    let evs = events(b"SIP/2.0 404 Nicht gefunden \xff\xfe\n", false, 4096);
+    let mut b = Vec::new();
+    write_event(&mut b, catalog(), "x", &evs[0]);
+    let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+    assert!(v["reason"].as_str().unwrap().contains('\u{FFFD}'));
+}
+
+#[test]
+fn unregistered_codes_get_class_guidance_and_are_never_dropped() {
+    let evs = events(b"SIP/2.0 477 Unfortunately error on sending to next hop occurred (477/SL)\nSIP/2.0 499 X\nSIP/2.0 687 Dialog Terminated\nSIP/2.0 699 Custom\n", false, 4096);
+    assert_eq!(evs.iter().map(|e| e.code).collect::<Vec<_>>(), vec![477, 499, 687, 699]);
+    for e in &evs {
+        let mut b = Vec::new();
+        write_event(&mut b, catalog(), "x", e);
+        let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+        assert_eq!(v["registered"], false);
+        assert!(v["canonical_reason"].is_null());
+        assert_eq!(v["class"], e.code / 100);
+        assert!(!v["meaning"].as_str().unwrap().is_empty());
+        assert!(!v["fix"].as_str().unwrap().is_empty());
+    }
+}

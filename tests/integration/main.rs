@@ -1,0 +1,8 @@
+//! The integration test binary: data-driven checks over the bundled corpus,
+//! the format samples, the knowledge base, hostile input and the CLI.
+
+mod cli;
+mod corpus;
+mod hostile;
+mod kb;
+mod support;

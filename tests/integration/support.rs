@@ -1,0 +1,101 @@
+//! Shared helpers: run the engine over bytes with a chosen read size, in fast
+//! or exhaustive (oracle) mode, and summarise events for comparison.
+
+use std::io::{self, Read};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use sipannotate::catalog::Catalog;
+use sipannotate::event::Event;
+use sipannotate::format::collect::Collector;
+use sipannotate::format::text::{TextOutput, MARKER};
+use sipannotate::framer::Engine;
+use sipannotate::matcher::Matcher;
+
+pub fn catalog() -> &'static Catalog {
+    static C: OnceLock<Catalog> = OnceLock::new();
+    C.get_or_init(|| Catalog::builtin("en").expect("built-in catalog loads"))
+}
+
+pub fn matcher() -> &'static Matcher {
+    static M: OnceLock<Matcher> = OnceLock::new();
+    M.get_or_init(|| Matcher::new(catalog()).expect("matcher builds"))
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A reader that hands out at most `n` bytes per read.
+pub struct Trickle<'a> {
+    pub data: &'a [u8],
+    pub n: usize,
+}
+
+impl Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let k = self.n.min(buf.len()).min(self.data.len());
+        buf[..k].copy_from_slice(&self.data[..k]);
+        self.data = &self.data[k..];
+        Ok(k)
+    }
+}
+
+/// Runs the engine over `data` and returns the complete events.
+pub fn events(data: &[u8], exhaustive: bool, read_size: usize) -> Vec<Event> {
+    let mut out = Collector::default();
+    let mut engine = Engine::new(catalog(), matcher(), "test");
+    engine.set_exhaustive(exhaustive);
+    let mut reader = Trickle { data, n: read_size };
+    while engine.fill(&mut reader).unwrap() > 0 {
+        engine.process_available(&mut out).unwrap();
+    }
+    engine.finish(&mut out).unwrap();
+    out.events
+}
+
+/// Text-mode output over `data`, read `read_size` bytes at a time.
+pub fn text_output(data: &[u8], read_size: usize) -> Vec<u8> {
+    let mut out = TextOutput::new(catalog(), Vec::new(), false, false);
+    let mut engine = Engine::new(catalog(), matcher(), "test");
+    let mut reader = Trickle { data, n: read_size };
+    while engine.fill(&mut reader).unwrap() > 0 {
+        engine.process_available(&mut out).unwrap();
+    }
+    engine.finish(&mut out).unwrap();
+    out.into_inner()
+}
+
+/// The text output without its annotation lines, and how many there were.
+pub fn strip_annotations(output: &[u8]) -> (Vec<u8>, usize) {
+    let mut kept = Vec::with_capacity(output.len());
+    let mut removed = 0;
+    for line in output.split_inclusive(|b| *b == b'\n') {
+        if line.starts_with(MARKER.as_bytes()) {
+            removed += 1;
+        } else {
+            kept.extend_from_slice(line);
+        }
+    }
+    (kept, removed)
+}
+
+/// A comparable summary of an event.
+pub fn summary(e: &Event) -> String {
+    format!(
+        "{}|{}|{}|{}|{}|{:?}|{}|{}|{}|{:?}|{}|{}|{}",
+        e.line,
+        e.code,
+        catalog().formats[e.format].id,
+        e.reason,
+        e.method,
+        e.cseq,
+        e.call_id,
+        e.src,
+        e.dst,
+        e.direction,
+        e.ts,
+        e.reason_header,
+        e.warning
+    )
+}
