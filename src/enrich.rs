@@ -57,6 +57,14 @@ pub fn annotate<'a>(kb: &'a KnowledgeBase, ev: &'a Event) -> Annotation<'a> {
     let warning = (!ev.warning.is_empty())
         .then(|| parse_warning(&ev.warning))
         .flatten()
-        .map(|value| DecodedWarning { entry: kb.warning(value.code), value });
-    Annotation { lookup: kb.lookup(ev.code), note: kb.note(ev.code, &ctx), reason, warning }
+        .map(|value| DecodedWarning {
+            entry: kb.warning(value.code),
+            value,
+        });
+    Annotation {
+        lookup: kb.lookup(ev.code),
+        note: kb.note(ev.code, &ctx),
+        reason,
+        warning,
+    }
 }

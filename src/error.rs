@@ -12,12 +12,16 @@ pub struct Error {
 impl Error {
     /// A new error with a complete, user-facing message.
     pub fn new(message: impl Into<String>) -> Error {
-        Error { message: message.into() }
+        Error {
+            message: message.into(),
+        }
     }
 
     /// Prefixes the message with where it happened (a file, a key).
     pub fn context(self, place: impl fmt::Display) -> Error {
-        Error { message: format!("{place}: {}", self.message) }
+        Error {
+            message: format!("{place}: {}", self.message),
+        }
     }
 }
 

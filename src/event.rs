@@ -91,8 +91,12 @@ impl Event {
             return;
         }
         match self.direction {
-            Some(Direction::In) if self.src.is_empty() => std::mem::swap(&mut self.src, &mut self.peer),
-            Some(Direction::Out) if self.dst.is_empty() => std::mem::swap(&mut self.dst, &mut self.peer),
+            Some(Direction::In) if self.src.is_empty() => {
+                std::mem::swap(&mut self.src, &mut self.peer)
+            }
+            Some(Direction::Out) if self.dst.is_empty() => {
+                std::mem::swap(&mut self.dst, &mut self.peer)
+            }
             _ => {}
         }
     }
@@ -106,6 +110,10 @@ pub fn set_lossy(dst: &mut String, src: &[u8]) {
 
 /// Appends `src` decoded as UTF-8 (invalid bytes become U+FFFD).
 pub fn push_lossy(dst: &mut String, src: &[u8]) {
+    if let Ok(s) = std::str::from_utf8(src) {
+        dst.push_str(s);
+        return;
+    }
     for chunk in src.utf8_chunks() {
         dst.push_str(chunk.valid());
         if !chunk.invalid().is_empty() {

@@ -18,13 +18,20 @@ pub enum Topic {
 /// Parses `486`, `q850:17` or `Q.850:17`.
 pub fn parse_topic(arg: &str) -> Result<Topic> {
     let lower = arg.trim().to_ascii_lowercase();
-    if let Some(n) = lower.strip_prefix("q850:").or_else(|| lower.strip_prefix("q.850:")) {
+    if let Some(n) = lower
+        .strip_prefix("q850:")
+        .or_else(|| lower.strip_prefix("q.850:"))
+    {
         return n
             .parse::<u16>()
             .ok()
             .filter(|c| (1..=127).contains(c))
             .map(Topic::Q850)
-            .ok_or_else(|| Error::new(format!("{arg:?}: a Q.850 cause is a number from 1 to 127, as in q850:17")));
+            .ok_or_else(|| {
+                Error::new(format!(
+                    "{arg:?}: a Q.850 cause is a number from 1 to 127, as in q850:17"
+                ))
+            });
     }
     match lower.parse::<u16>() {
         Ok(c) if (100..=699).contains(&c) => Ok(Topic::Code(c)),
@@ -69,11 +76,18 @@ fn heading(kb: &KnowledgeBase, l: &Lookup<'_>) -> String {
 
 fn code_entry(out: &mut String, kb: &KnowledgeBase, l: Lookup<'_>) {
     let lab = &kb.labels;
-    let kind = if l.code >= 200 { &lab.final_ } else { &lab.provisional };
+    let kind = if l.code >= 200 {
+        &lab.final_
+    } else {
+        &lab.provisional
+    };
     let texts = l.texts();
     let _ = writeln!(out, "{}", heading(kb, &l));
     let rows: [(&str, String); 7] = [
-        (&lab.class, format!("{}xx {} ({kind})", l.code / 100, l.class.name)),
+        (
+            &lab.class,
+            format!("{}xx {} ({kind})", l.code / 100, l.class.name),
+        ),
         (&lab.severity, l.severity().as_str().to_string()),
         (&lab.rfc, l.rfc().unwrap_or("-").to_string()),
         (&lab.meaning, texts.meaning.clone()),
@@ -147,11 +161,18 @@ fn differences(out: &mut String, kb: &KnowledgeBase, codes: &[u16]) {
     if codes.iter().all(|c| c / 100 == first_class) {
         items.push(fill(
             &lab.cmp_same_class,
-            &[("class", &lookups[0].class.name), ("n", &first_class.to_string())],
+            &[
+                ("class", &lookups[0].class.name),
+                ("n", &first_class.to_string()),
+            ],
         ));
     } else {
         for l in &lookups {
-            let kind = if l.code >= 200 { &lab.final_ } else { &lab.provisional };
+            let kind = if l.code >= 200 {
+                &lab.final_
+            } else {
+                &lab.provisional
+            };
             items.push(fill(
                 &lab.cmp_class,
                 &[
@@ -166,17 +187,31 @@ fn differences(out: &mut String, kb: &KnowledgeBase, codes: &[u16]) {
     for l in &lookups {
         items.push(format!("{}: {}", heading(kb, l), l.texts().meaning));
     }
-    let sev: Vec<String> = lookups.iter().map(|l| format!("{} {}", l.code, l.severity().as_str())).collect();
+    let sev: Vec<String> = lookups
+        .iter()
+        .map(|l| format!("{} {}", l.code, l.severity().as_str()))
+        .collect();
     items.push(fill(&lab.cmp_severity, &[("list", &sev.join(", "))]));
     let mut seen_class = Vec::new();
     for l in &lookups {
         if !seen_class.contains(&(l.code / 100)) {
             seen_class.push(l.code / 100);
-            items.push(fill(&lab.cmp_next, &[("code", &format!("{}xx", l.code / 100)), ("next", &l.class.next)]));
+            items.push(fill(
+                &lab.cmp_next,
+                &[
+                    ("code", &format!("{}xx", l.code / 100)),
+                    ("next", &l.class.next),
+                ],
+            ));
         }
     }
     for l in &lookups {
-        items.push(format!("{} \u{2014} {}: {}", l.code, lab.fix, l.texts().fix));
+        items.push(format!(
+            "{} \u{2014} {}: {}",
+            l.code,
+            lab.fix,
+            l.texts().fix
+        ));
     }
     for (i, item) in items.iter().enumerate() {
         let _ = writeln!(out, "  {}. {item}", i + 1);
@@ -225,7 +260,11 @@ pub fn code_json(b: &mut Vec<u8>, kb: &KnowledgeBase, l: Lookup<'_>) {
     push_str(b, &l.class.next);
     b.extend_from_slice(b",\"notes\":[");
     let mut first = true;
-    for n in kb.notes().iter().filter(|n| n.codes.contains(&l.code) || n.classes.contains(&((l.code / 100) as u8))) {
+    for n in kb
+        .notes()
+        .iter()
+        .filter(|n| n.codes.contains(&l.code) || n.classes.contains(&((l.code / 100) as u8)))
+    {
         if !first {
             b.push(b',');
         }
@@ -313,7 +352,14 @@ pub fn codes(kb: &KnowledgeBase, json: bool, all: bool) -> String {
             last_class = e.code / 100;
             let _ = writeln!(out, "\n{}xx {}", last_class, l.class.name);
         }
-        let _ = writeln!(out, "  {} {:<38} {:<8} {}", e.code, e.reason, e.severity.as_str(), e.texts.meaning);
+        let _ = writeln!(
+            out,
+            "  {} {:<38} {:<8} {}",
+            e.code,
+            e.reason,
+            e.severity.as_str(),
+            e.texts.meaning
+        );
     }
     if all {
         let _ = writeln!(out, "\n{}", kb.labels.q850_cause);

@@ -73,7 +73,10 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
     let stdout = io::stdout();
     match cli.command {
         Some(Command::Explain { codes, output }) => {
-            let topics = codes.iter().map(|c| explain::parse_topic(c)).collect::<Result<Vec<_>, _>>()?;
+            let topics = codes
+                .iter()
+                .map(|c| explain::parse_topic(c))
+                .collect::<Result<Vec<_>, _>>()?;
             let text = match output {
                 OutputKind::Text => explain::explain_text(&catalog.kb, &topics),
                 OutputKind::Json => explain::explain_json(&catalog.kb, &topics),
@@ -95,21 +98,47 @@ fn formats(catalog: &Catalog, check: bool) -> Result<ExitCode, Failure> {
     let mut out = io::stdout().lock();
     if !check {
         for f in &catalog.formats {
-            writeln!(out, "{:<28} {:<8} {:<22} {}", f.id, format!("{:?}", f.role).to_lowercase(), f.system, f.description)?;
+            writeln!(
+                out,
+                "{:<28} {:<8} {:<22} {}",
+                f.id,
+                format!("{:?}", f.role).to_lowercase(),
+                f.system,
+                f.description
+            )?;
         }
         return Ok(ExitCode::SUCCESS);
     }
     let matcher = Matcher::new(catalog)?;
     let failures = selfcheck::check_samples(catalog, &matcher);
-    let samples: usize = catalog.formats.iter().map(|f| f.samples.len() + f.negatives.len()).sum();
+    let samples: usize = catalog
+        .formats
+        .iter()
+        .map(|f| f.samples.len() + f.negatives.len())
+        .sum();
     for f in &failures {
         writeln!(out, "FAIL {f}")?;
     }
-    writeln!(out, "{} formats, {} samples: {} passed, {} failed", catalog.formats.len(), samples, samples.saturating_sub(failures.len()), failures.len())?;
-    Ok(if failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    writeln!(
+        out,
+        "{} formats, {} samples: {} passed, {} failed",
+        catalog.formats.len(),
+        samples,
+        samples.saturating_sub(failures.len()),
+        failures.len()
+    )?;
+    Ok(if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
-fn annotate(catalog: &Catalog, files: &[std::path::PathBuf], args: &AnnotateArgs) -> Result<ExitCode, Failure> {
+fn annotate(
+    catalog: &Catalog,
+    files: &[std::path::PathBuf],
+    args: &AnnotateArgs,
+) -> Result<ExitCode, Failure> {
     let matcher = Matcher::new(catalog)?;
     let options = RunOptions {
         flush_timeout: Duration::from_millis(args.flush_timeout_ms.max(1)),
@@ -143,11 +172,19 @@ fn run_inputs<O: Output>(
     show_stats: bool,
 ) -> Result<ExitCode, Failure> {
     let stdin_only = [Path::new("-").to_path_buf()];
-    let inputs = if files.is_empty() { &stdin_only[..] } else { files };
+    let inputs = if files.is_empty() {
+        &stdin_only[..]
+    } else {
+        files
+    };
     let mut failed = false;
     for path in inputs {
         let is_stdin = path.as_os_str() == "-";
-        let name = if is_stdin { "stdin".to_string() } else { path.display().to_string() };
+        let name = if is_stdin {
+            "stdin".to_string()
+        } else {
+            path.display().to_string()
+        };
         let result = if is_stdin {
             annotate_stdin(catalog, matcher, out, options)
         } else {
@@ -164,7 +201,11 @@ fn run_inputs<O: Output>(
         }
     }
     out.flush()?;
-    Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn report(show: bool, name: &str, s: &Stats) {

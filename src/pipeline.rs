@@ -28,7 +28,10 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { flush_timeout: Duration::from_millis(200), max_line: crate::framer::DEFAULT_MAX_LINE }
+        RunOptions {
+            flush_timeout: Duration::from_millis(200),
+            max_line: crate::framer::DEFAULT_MAX_LINE,
+        }
     }
 }
 

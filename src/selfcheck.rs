@@ -15,8 +15,15 @@ use crate::pipeline::{annotate_reader, RunOptions};
 pub fn events_of(catalog: &Catalog, matcher: &Matcher, text: &[u8]) -> Vec<Event> {
     let mut out = Collector::default();
     let mut reader = text;
-    annotate_reader(catalog, matcher, "sample", &mut reader, &mut out, RunOptions::default())
-        .expect("reading from memory cannot fail");
+    annotate_reader(
+        catalog,
+        matcher,
+        "sample",
+        &mut reader,
+        &mut out,
+        RunOptions::default(),
+    )
+    .expect("reading from memory cannot fail");
     out.events
 }
 
@@ -26,7 +33,10 @@ pub fn check_samples(catalog: &Catalog, matcher: &Matcher) -> Vec<String> {
     let mut total = 0;
     for format in &catalog.formats {
         if format.samples.is_empty() {
-            failures.push(format!("{}: has no [[sample]]; every format needs at least one", format.source));
+            failures.push(format!(
+                "{}: has no [[sample]]; every format needs at least one",
+                format.source
+            ));
         }
         for (i, sample) in format.samples.iter().enumerate() {
             total += 1;
@@ -57,19 +67,34 @@ pub fn check_samples(catalog: &Catalog, matcher: &Matcher) -> Vec<String> {
     failures
 }
 
-fn check_one(catalog: &Catalog, role: Role, id: &str, s: &Sample, events: &[Event]) -> Result<(), String> {
+fn check_one(
+    catalog: &Catalog,
+    role: Role,
+    id: &str,
+    s: &Sample,
+    events: &[Event],
+) -> Result<(), String> {
     if events.len() != s.events {
         let got: Vec<String> = events
             .iter()
             .map(|e| format!("{}@{}", e.code, catalog.formats[e.format].id))
             .collect();
-        return Err(format!("expected {} event(s), got {}: [{}]", s.events, events.len(), got.join(", ")));
+        return Err(format!(
+            "expected {} event(s), got {}: [{}]",
+            s.events,
+            events.len(),
+            got.join(", ")
+        ));
     }
-    let Some(ev) = events.last() else { return Ok(()) };
+    let Some(ev) = events.last() else {
+        return Ok(());
+    };
     let format_id = &catalog.formats[ev.format].id;
     let wrapper_id = ev.wrapper.map(|w| catalog.formats[w].id.as_str());
     match role {
-        Role::Event if format_id != id => return Err(format!("recognized by {format_id}, not {id}")),
+        Role::Event if format_id != id => {
+            return Err(format!("recognized by {format_id}, not {id}"))
+        }
         // A context sample may name the nearer wrapper that takes precedence.
         Role::Context if s.wrapper.is_none() && wrapper_id != Some(id) => {
             return Err(format!("wrapper is {wrapper_id:?}, not {id}"));
@@ -102,8 +127,16 @@ fn check_one(catalog: &Catalog, role: Role, id: &str, s: &Sample, events: &[Even
     expect("call_id", &s.call_id, &ev.call_id)?;
     expect("src", &s.src, &ev.src)?;
     expect("dst", &s.dst, &ev.dst)?;
-    expect("direction", &s.direction, ev.direction.map_or("", |d| d.as_str()))?;
-    expect("ts", &s.ts, if ev.ts.is_empty() { &ev.ts_raw } else { &ev.ts })?;
+    expect(
+        "direction",
+        &s.direction,
+        ev.direction.map_or("", |d| d.as_str()),
+    )?;
+    expect(
+        "ts",
+        &s.ts,
+        if ev.ts.is_empty() { &ev.ts_raw } else { &ev.ts },
+    )?;
     expect("wrapper", &s.wrapper, wrapper_id.unwrap_or(""))?;
     expect("user_agent", &s.user_agent, &ev.user_agent)?;
     expect("reason_header", &s.reason_header, &ev.reason_header)?;

@@ -25,14 +25,20 @@ pub fn parse_reason(value: &str) -> Option<ReasonValue<'_>> {
     while !rest.is_empty() {
         let (param, tail) = split_param(rest);
         rest = tail;
-        let Some((k, v)) = param.split_once('=') else { continue };
+        let Some((k, v)) = param.split_once('=') else {
+            continue;
+        };
         match k.trim().to_ascii_lowercase().as_str() {
             "cause" => cause = v.trim().trim_matches('"').parse().ok(),
             "text" => text = Some(unquote(v.trim())),
             _ => {}
         }
     }
-    Some(ReasonValue { protocol, cause, text })
+    Some(ReasonValue {
+        protocol,
+        cause,
+        text,
+    })
 }
 
 /// Splits off one `;`-separated parameter, honouring a quoted value.
@@ -74,7 +80,11 @@ pub fn parse_warning(value: &str) -> Option<WarningValue<'_>> {
         Some(i) => (&rest[..i], rest[i..].trim()),
         None => (rest, ""),
     };
-    Some(WarningValue { code, agent, text: unquote(text) })
+    Some(WarningValue {
+        code,
+        agent,
+        text: unquote(text),
+    })
 }
 
 #[cfg(test)]
@@ -83,7 +93,8 @@ mod tests {
 
     #[test]
     fn q850_reason_with_quoted_text() {
-        let r = parse_reason(r#"Q.850;cause=31;text="5e19;No callee endpoints were found.""#).unwrap();
+        let r =
+            parse_reason(r#"Q.850;cause=31;text="5e19;No callee endpoints were found.""#).unwrap();
         assert_eq!(r.protocol, "Q.850");
         assert_eq!(r.cause, Some(31));
         assert_eq!(r.text, Some("5e19;No callee endpoints were found."));

@@ -12,11 +12,15 @@ pub struct Rng(u64);
 impl Rng {
     /// A generator for a seed (0 is replaced by a constant).
     pub fn new(seed: u64) -> Rng {
-        Rng(if seed == 0 { 0x9E37_79B9_7F4A_7C15 } else { seed })
+        Rng(if seed == 0 {
+            0x9E37_79B9_7F4A_7C15
+        } else {
+            seed
+        })
     }
 
     /// The next 64 random bits.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;
         x ^= x << 25;
@@ -27,7 +31,7 @@ impl Rng {
 
     /// A number in 0..n.
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+        self.next_u64() % n.max(1)
     }
 
     /// One item of a slice.
@@ -56,7 +60,9 @@ const CODES: &[(u16, &str)] = &[
     (603, "Decline"),
     (478, "Unresolvable destination (478/SL)"),
 ];
-const METHODS: &[&str] = &["INVITE", "INVITE", "INVITE", "REGISTER", "OPTIONS", "BYE", "CANCEL"];
+const METHODS: &[&str] = &[
+    "INVITE", "INVITE", "INVITE", "REGISTER", "OPTIONS", "BYE", "CANCEL",
+];
 
 /// What was generated.
 #[derive(Debug, Default, Clone, Copy)]
@@ -75,12 +81,24 @@ pub fn generate<W: Write>(out: &mut W, target_bytes: u64, seed: u64) -> io::Resu
     while stats.bytes < target_bytes {
         buf.clear();
         second += rng.below(2);
-        let ts = format!("[Nov {:>2} {:02}:{:02}:{:02}]", 1 + second / 86_400 % 28, second / 3600 % 24, second / 60 % 60, second % 60);
-        let call = format!("{:016x}@10.{}.{}.{}", rng.next(), rng.below(256), rng.below(256), rng.below(256));
+        let ts = format!(
+            "[Nov {:>2} {:02}:{:02}:{:02}]",
+            1 + second / 86_400 % 28,
+            second / 3600 % 24,
+            second / 60 % 60,
+            second % 60
+        );
+        let call = format!(
+            "{:016x}@10.{}.{}.{}",
+            rng.next_u64(),
+            rng.below(256),
+            rng.below(256),
+            rng.below(256)
+        );
         let (code, reason) = *rng.pick(CODES);
         let method = *rng.pick(METHODS);
         let roll = rng.below(1000);
-        let (lines, status) = if roll < 14 {
+        let (lines, status) = if roll < 22 {
             // Asterisk PJSIP logger: a response dump.
             buf.push_str(&format!(
                 "{ts} VERBOSE[{tid}] res_pjsip_logger.c: <--- Received SIP response ({len} bytes) from UDP:203.0.113.{h}:5060 --->\n\
@@ -95,13 +113,13 @@ pub fn generate<W: Write>(out: &mut W, target_bytes: u64, seed: u64) -> io::Resu
                 tid = 30000 + rng.below(5000),
                 len = 300 + rng.below(400),
                 h = rng.below(255),
-                b = rng.next(),
-                t1 = rng.next() >> 32,
-                t2 = rng.next() >> 32,
+                b = rng.next_u64(),
+                t1 = rng.next_u64() >> 32,
+                t2 = rng.next_u64() >> 32,
                 cseq = 1 + rng.below(30000),
             ));
             (10, 1)
-        } else if roll < 26 {
+        } else if roll < 34 {
             // A request dump: its Via and CSeq lines are traps.
             buf.push_str(&format!(
                 "{ts} VERBOSE[{tid}] res_pjsip_logger.c: <--- Transmitting SIP request ({len} bytes) to UDP:203.0.113.{h}:5060 --->\n\
@@ -117,21 +135,24 @@ pub fn generate<W: Write>(out: &mut W, target_bytes: u64, seed: u64) -> io::Resu
                 tid = 30000 + rng.below(5000),
                 len = 400 + rng.below(400),
                 h = rng.below(255),
-                b = rng.next(),
-                t1 = rng.next() >> 32,
+                b = rng.next_u64(),
+                t1 = rng.next_u64() >> 32,
             ));
             (11, 0)
-        } else if roll < 46 {
+        } else if roll < 64 {
             buf.push_str(&format!(
                 "Nov {:>2} {:02}:{:02}:{:02} proxy1 kamailio[{}]: NOTICE: acc [acc.c:286]: acc_log_request(): ACC: transaction answered: timestamp={};method={method};from_tag={:x};to_tag={:x};call_id={call};code={code};reason={reason};src_ip=198.51.100.{};src_port=5060\n",
                 1 + second / 86_400 % 28, second / 3600 % 24, second / 60 % 60, second % 60,
-                1000 + rng.below(60000), 1_700_000_000 + second, rng.next() >> 20, rng.next() >> 20, rng.below(255)
+                1000 + rng.below(60000), 1_700_000_000 + second, rng.next_u64() >> 20, rng.next_u64() >> 20, rng.below(255)
             ));
             (1, 1)
-        } else if roll < 58 {
-            buf.push_str(&format!("    -- Got SIP response {code} \"{reason}\" back from 203.0.113.{}:5060\n", rng.below(255)));
+        } else if roll < 80 {
+            buf.push_str(&format!(
+                "    -- Got SIP response {code} \"{reason}\" back from 203.0.113.{}:5060\n",
+                rng.below(255)
+            ));
             (1, 1)
-        } else if roll < 66 {
+        } else if roll < 92 {
             buf.push_str(&format!(
                 "2024-07-02 11:56:{:02}.{:06} 98.83% [DEBUG] sofia.c:7493 Channel sofia/external/{}@198.51.100.7 entering state [early][{code}]\n",
                 second % 60, rng.below(1_000_000), 100 + rng.below(900)
@@ -141,8 +162,8 @@ pub fn generate<W: Write>(out: &mut W, target_bytes: u64, seed: u64) -> io::Resu
             // Noise, with traps.
             match rng.below(12) {
                 0 => buf.push_str(&format!("{ts} VERBOSE[{}][C-{:08x}] pbx.c:     -- Executing [{}@from-internal:1] Dial(\"PJSIP/100-{:08x}\", \"PJSIP/200,30,tT\") in new stack\n", 20000 + rng.below(9000), rng.below(1 << 20), 100 + rng.below(900), rng.below(1 << 24))),
-                1 => buf.push_str(&format!("{ts} DEBUG[{}] res_rtp_asterisk.c: Sent RTP packet to 198.51.100.{}:{} (type {:02}, seq {:06}, ts {:06}, len {:06})\n", 20000 + rng.below(9000), rng.below(255), 10000 + rng.below(50000), rng.below(128), rng.below(65536), rng.next() % 1_000_000, 160)),
-                2 => buf.push_str(&format!(" 7({}) DEBUG: <core> [core/parser/msg_parser.c:{}]: parse_headers(): flags={:x}\n", 1000 + rng.below(60000), 100 + rng.below(700), rng.next() >> 40)),
+                1 => buf.push_str(&format!("{ts} DEBUG[{}] res_rtp_asterisk.c: Sent RTP packet to 198.51.100.{}:{} (type {:02}, seq {:06}, ts {:06}, len {:06})\n", 20000 + rng.below(9000), rng.below(255), 10000 + rng.below(50000), rng.below(128), rng.below(65536), rng.next_u64() % 1_000_000, 160)),
+                2 => buf.push_str(&format!(" 7({}) DEBUG: <core> [core/parser/msg_parser.c:{}]: parse_headers(): flags={:x}\n", 1000 + rng.below(60000), 100 + rng.below(700), rng.next_u64() >> 40)),
                 3 => buf.push_str(&format!("Nov  6 10:23:55 proxy1 kamailio[{}]: INFO: {{1 1 REGISTER {call}}} <script>: SIP request REGISTER received from 95.90.235.{}:33534 via tcp\n", 1000 + rng.below(60000), rng.below(255))),
                 4 => buf.push_str(&format!("2022-02-02 17:58:55.{:06} [DEBUG] switch_core_state_machine.c:{} (sofia/internal/1000@10.0.0.{}) State Change CS_EXECUTE -> CS_HANGUP\n", rng.below(1_000_000), 100 + rng.below(900), rng.below(255))),
                 5 => buf.push_str(&format!("{ts} NOTICE[{}] chan_sip.c: Registration from '<sip:{}@pbx.example.net>' failed for '198.51.100.{}:5060' - Wrong password\n", 1000 + rng.below(9000), 100 + rng.below(900), rng.below(255))),

@@ -10,27 +10,47 @@ use crate::event::set_lossy;
 /// Only the first bytes of a line are searched: stamps lead their lines.
 const SEARCH_WINDOW: usize = 120;
 
-const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
 
 /// Looks for a timestamp at the start of `line`; on success writes the stamp
 /// as logged to `raw` and its RFC 3339 form (or "" if it has no year) to `norm`.
-pub fn extract(shapes: &[TimestampShape], line: &[u8], raw: &mut String, norm: &mut String) -> bool {
+pub fn extract(
+    shapes: &[TimestampShape],
+    line: &[u8],
+    raw: &mut String,
+    norm: &mut String,
+) -> bool {
     let window = &line[..line.len().min(SEARCH_WINDOW)];
     for shape in shapes {
-        let Some(caps) = shape.regex.captures(window) else { continue };
+        let Some(caps) = shape.regex.captures(window) else {
+            continue;
+        };
         let Some(ts) = caps.name("ts") else { continue };
         set_lossy(raw, ts.as_bytes());
         norm.clear();
         let num = |name: &str| -> Option<u32> {
-            std::str::from_utf8(caps.name(name)?.as_bytes()).ok()?.parse().ok()
+            std::str::from_utf8(caps.name(name)?.as_bytes())
+                .ok()?
+                .parse()
+                .ok()
         };
         let month = num("month").or_else(|| {
             let m = caps.name("mon")?.as_bytes();
-            MONTHS.iter().position(|x| x.as_bytes() == m).map(|p| p as u32 + 1)
+            MONTHS
+                .iter()
+                .position(|x| x.as_bytes() == m)
+                .map(|p| p as u32 + 1)
         });
-        if let (Some(y), Some(mo), Some(d), Some(h), Some(mi), Some(s)) =
-            (num("year"), month, num("day"), num("hour"), num("minute"), num("second"))
-        {
+        if let (Some(y), Some(mo), Some(d), Some(h), Some(mi), Some(s)) = (
+            num("year"),
+            month,
+            num("day"),
+            num("hour"),
+            num("minute"),
+            num("second"),
+        ) {
             if (1..=12).contains(&mo) && (1..=31).contains(&d) && h < 24 && mi < 60 && s < 61 {
                 let _ = write!(norm, "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}");
                 if let Some(frac) = caps.name("frac") {
@@ -56,7 +76,10 @@ pub fn extract(shapes: &[TimestampShape], line: &[u8], raw: &mut String, norm: &
 
 /// Converts seconds since the Unix epoch to RFC 3339 UTC.
 pub fn from_epoch(digits: &[u8], raw: &mut String, norm: &mut String) -> bool {
-    let Some(secs) = std::str::from_utf8(digits).ok().and_then(|s| s.parse::<i64>().ok()) else {
+    let Some(secs) = std::str::from_utf8(digits)
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+    else {
         return false;
     };
     if !(0..=253_402_300_799).contains(&secs) {
@@ -66,7 +89,13 @@ pub fn from_epoch(digits: &[u8], raw: &mut String, norm: &mut String) -> bool {
     let rem = secs.rem_euclid(86_400);
     set_lossy(raw, digits);
     norm.clear();
-    let _ = write!(norm, "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60);
+    let _ = write!(
+        norm,
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    );
     true
 }
 

@@ -128,7 +128,10 @@ pub enum FrameKind {
     Sip,
     /// Dialect lines follow while they match `continue`; their named captures
     /// fill fields (Kamailio `reason:  <…>` after `status:  <487>`, tshark -V).
-    Lines { continuation: Regex, max_lines: usize },
+    Lines {
+        continuation: Regex,
+        max_lines: usize,
+    },
 }
 
 /// A positive sample: text that must yield events with these fields.
@@ -276,7 +279,9 @@ impl Format {
         let mut direction_map = Vec::new();
         for (word, dir) in &raw.direction {
             let d = Direction::parse(dir).ok_or_else(|| {
-                Error::new(format!("{source}: key direction.{word}: must be \"in\" or \"out\", not {dir:?}"))
+                Error::new(format!(
+                    "{source}: key direction.{word}: must be \"in\" or \"out\", not {dir:?}"
+                ))
             })?;
             direction_map.push((word.to_ascii_lowercase(), d));
         }
@@ -285,11 +290,19 @@ impl Format {
             "sip" => (FrameKind::Sip, Slots::default()),
             "lines" => {
                 let text = raw.continuation.as_deref().ok_or_else(|| {
-                    Error::new(format!("{source}: frame = \"lines\" needs a `continue` regex"))
+                    Error::new(format!(
+                        "{source}: frame = \"lines\" needs a `continue` regex"
+                    ))
                 })?;
                 let re = compile(text, source, "continue")?;
                 let slots = Slots::of(&re, source, "continue")?;
-                (FrameKind::Lines { continuation: re, max_lines: raw.max_lines.max(1) }, slots)
+                (
+                    FrameKind::Lines {
+                        continuation: re,
+                        max_lines: raw.max_lines.max(1),
+                    },
+                    slots,
+                )
             }
             other => {
                 return Err(Error::new(format!(
@@ -298,9 +311,16 @@ impl Format {
             }
         };
         if raw.role == Role::Context && !matches!(frame, FrameKind::None) {
-            return Err(Error::new(format!("{source}: key frame: a context format cannot open a frame")));
+            return Err(Error::new(format!(
+                "{source}: key frame: a context format cannot open a frame"
+            )));
         }
-        if raw.id.is_empty() || !raw.id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) {
+        if raw.id.is_empty()
+            || !raw
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        {
             return Err(Error::new(format!(
                 "{source}: key id: {:?} must be non-empty and use only letters, digits, '.', '_' or '-'",
                 raw.id
@@ -355,6 +375,53 @@ pub struct SipSyntax {
     pub line_separators: Vec<String>,
     /// Header names that end a reason phrase when a logger joined lines with spaces.
     pub inline_headers: Vec<String>,
+    /// The separators, compiled (leftmost-longest: `#015#012` before `#012`).
+    #[serde(skip)]
+    separator_finder: Option<aho_corasick::AhoCorasick>,
+    #[serde(skip)]
+    inline_finder: Option<aho_corasick::AhoCorasick>,
+}
+
+impl SipSyntax {
+    /// Compiles the separators; call once after loading.
+    pub fn compile(&mut self) -> Result<()> {
+        let ac = aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+            .build(&self.line_separators)
+            .map_err(|e| Error::new(format!("patterns/sip.toml: key line_separators: {e}")))?;
+        self.separator_finder = Some(ac);
+        let names: Vec<String> = self
+            .inline_headers
+            .iter()
+            .map(|h| format!(" {h}:"))
+            .collect();
+        let ac = aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+            .build(&names)
+            .map_err(|e| Error::new(format!("patterns/sip.toml: key inline_headers: {e}")))?;
+        self.inline_finder = Some(ac);
+        Ok(())
+    }
+
+    /// Offsets of every ` Name:` (known header after a space) in `text`; the
+    /// offset is that of the name.
+    pub fn inline_header_starts<'t>(&'t self, text: &'t [u8]) -> impl Iterator<Item = usize> + 't {
+        self.inline_finder
+            .iter()
+            .flat_map(move |ac| ac.find_iter(text).map(|m| m.start() + 1))
+    }
+
+    /// The first separator in `text`: (start, end).
+    pub fn find_separator(&self, text: &[u8]) -> Option<(usize, usize)> {
+        match &self.separator_finder {
+            Some(ac) => ac.find(text).map(|m| (m.start(), m.end())),
+            None => self
+                .line_separators
+                .iter()
+                .filter_map(|s| memchr::memmem::find(text, s.as_bytes()).map(|i| (i, i + s.len())))
+                .min_by_key(|(i, e)| (*i, usize::MAX - e)),
+        }
+    }
 }
 
 /// One timestamp shape (`patterns/timestamps.toml`).
@@ -378,8 +445,9 @@ struct TimestampSpec {
 }
 
 /// Known capture names of timestamp regexes.
-pub const TIMESTAMP_GROUPS: [&str; 9] =
-    ["ts", "year", "month", "mon", "day", "hour", "minute", "second", "frac"];
+pub const TIMESTAMP_GROUPS: [&str; 9] = [
+    "ts", "year", "month", "mon", "day", "hour", "minute", "second", "frac",
+];
 
 /// Parses `patterns/timestamps.toml`.
 pub fn parse_timestamps(source: &str, text: &str) -> Result<Vec<TimestampShape>> {
@@ -397,7 +465,9 @@ pub fn parse_timestamps(source: &str, text: &str) -> Result<Vec<TimestampShape>>
             }
         }
         if regex.capture_names().flatten().all(|n| n != "ts") {
-            return Err(Error::new(format!("{source}: key {key}: must capture the whole stamp as (?P<ts>...)")));
+            return Err(Error::new(format!(
+                "{source}: key {key}: must capture the whole stamp as (?P<ts>...)"
+            )));
         }
         shapes.push(TimestampShape { id: s.id, regex });
     }

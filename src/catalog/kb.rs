@@ -324,7 +324,13 @@ impl LanguageFile {
     pub(crate) fn empty_texts(&self) -> Vec<String> {
         let mut empty = Vec::new();
         for (c, t) in &self.class {
-            for (f, v) in [("name", &t.name), ("meaning", &t.meaning), ("when", &t.when), ("fix", &t.fix), ("next", &t.next)] {
+            for (f, v) in [
+                ("name", &t.name),
+                ("meaning", &t.meaning),
+                ("when", &t.when),
+                ("fix", &t.fix),
+                ("next", &t.next),
+            ] {
                 if v.trim().is_empty() {
                     empty.push(format!("class.{c}.{f}"));
                 }
@@ -386,12 +392,18 @@ impl KnowledgeBase {
         let mut classes = Vec::new();
         for class in 1..=6u8 {
             let t = texts.class.get(&class.to_string()).ok_or_else(|| {
-                Error::new(format!("{file}: [class.{class}] missing (every class 1..6 needs a fallback)"))
+                Error::new(format!(
+                    "{file}: [class.{class}] missing (every class 1..6 needs a fallback)"
+                ))
             })?;
             classes.push(ClassEntry {
                 class,
                 name: t.name.clone(),
-                texts: Texts { meaning: t.meaning.clone(), when: t.when.clone(), fix: t.fix.clone() },
+                texts: Texts {
+                    meaning: t.meaning.clone(),
+                    when: t.when.clone(),
+                    fix: t.fix.clone(),
+                },
                 next: t.next.clone(),
             });
         }
@@ -404,7 +416,10 @@ impl KnowledgeBase {
                 )));
             }
             let t = texts.code.get(&fact.code.to_string()).ok_or_else(|| {
-                Error::new(format!("{file}: [code.{}] missing: every registered code needs meaning, when and fix", fact.code))
+                Error::new(format!(
+                    "{file}: [code.{}] missing: every registered code needs meaning, when and fix",
+                    fact.code
+                ))
             })?;
             table[(fact.code - 100) as usize] = Some(CodeEntry {
                 code: fact.code,
@@ -425,7 +440,10 @@ impl KnowledgeBase {
         let mut note_list = Vec::new();
         for n in notes.note {
             let text = texts.note.get(&n.id).ok_or_else(|| {
-                Error::new(format!("{file}: [note] key {:?} missing (declared in patterns/kb/notes.toml)", n.id))
+                Error::new(format!(
+                    "{file}: [note] key {:?} missing (declared in patterns/kb/notes.toml)",
+                    n.id
+                ))
             })?;
             note_list.push(Note {
                 text: text.clone(),
@@ -440,12 +458,17 @@ impl KnowledgeBase {
         }
         let mut cause_map = BTreeMap::new();
         for c in causes.cause {
-            let name = texts.q850.get(&c.cause.to_string()).ok_or_else(|| {
-                Error::new(format!("{file}: [q850] key \"{}\" missing", c.cause))
-            })?;
+            let name = texts
+                .q850
+                .get(&c.cause.to_string())
+                .ok_or_else(|| Error::new(format!("{file}: [q850] key \"{}\" missing", c.cause)))?;
             cause_map.insert(
                 c.cause,
-                Cause { cause: c.cause, name: name.clone(), sip: (c.sip != 0).then_some(c.sip) },
+                Cause {
+                    cause: c.cause,
+                    name: name.clone(),
+                    sip: (c.sip != 0).then_some(c.sip),
+                },
             );
         }
         let mut warnings = BTreeMap::new();
@@ -487,6 +510,11 @@ impl KnowledgeBase {
     /// The first note whose conditions match.
     pub fn note(&self, code: u16, ctx: &NoteContext<'_>) -> Option<&Note> {
         self.notes.iter().find(|n| n.applies(code, ctx))
+    }
+
+    /// The position (in `notes()`) of the first note whose conditions match.
+    pub fn note_index(&self, code: u16, ctx: &NoteContext<'_>) -> Option<usize> {
+        self.notes.iter().position(|n| n.applies(code, ctx))
     }
 
     /// A Q.850 cause, if known.

@@ -100,17 +100,25 @@ impl Catalog {
             }
         }
         formats.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.id.cmp(&b.id)));
-        let sip: SipSyntax = kb::parse_toml(
+        let mut sip: SipSyntax = kb::parse_toml(
             "patterns/sip.toml",
-            files.get("sip.toml").ok_or_else(|| Error::new("patterns/sip.toml: file missing"))?,
+            files
+                .get("sip.toml")
+                .ok_or_else(|| Error::new("patterns/sip.toml: file missing"))?,
         )?;
+        sip.compile()?;
         let timestamps = formats::parse_timestamps(
             "patterns/timestamps.toml",
             files
                 .get("timestamps.toml")
                 .ok_or_else(|| Error::new("patterns/timestamps.toml: file missing"))?,
         )?;
-        Ok(Catalog { kb, formats, sip, timestamps })
+        Ok(Catalog {
+            kb,
+            formats,
+            sip,
+            timestamps,
+        })
     }
 
     /// The format with this id.
@@ -123,7 +131,12 @@ fn load_dir(dir: &Path) -> Result<Vec<Format>> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::new(format!("{}: cannot list pattern overrides: {e}", dir.display()))),
+        Err(e) => {
+            return Err(Error::new(format!(
+                "{}: cannot list pattern overrides: {e}",
+                dir.display()
+            )))
+        }
     };
     let mut paths: Vec<_> = entries
         .flatten()

@@ -12,16 +12,77 @@ use crate::format::Output;
 
 /// Writes events as JSON Lines.
 pub struct JsonOutput<'c, W: Write> {
-    catalog: &'c Catalog,
+    encoder: EventEncoder<'c>,
     out: W,
     buf: Vec<u8>,
     lines: bool,
 }
 
+/// Encodes events, keeping the escaped knowledge-base part of each code and
+/// each note so that it is escaped once, not once per event.
+pub struct EventEncoder<'c> {
+    catalog: &'c Catalog,
+    statics: Vec<Option<Vec<u8>>>,
+    notes: Vec<Option<Vec<u8>>>,
+}
+
+impl<'c> EventEncoder<'c> {
+    /// An encoder with empty caches.
+    pub fn new(catalog: &'c Catalog) -> Self {
+        EventEncoder {
+            catalog,
+            statics: vec![None; 600],
+            notes: vec![None; catalog.kb.notes().len()],
+        }
+    }
+
+    /// Appends one event object (no trailing newline) to `b`.
+    pub fn write(&mut self, b: &mut Vec<u8>, input: &str, ev: &Event) {
+        let catalog = self.catalog;
+        let code = ev.code.clamp(100, 699);
+        let statics =
+            self.statics[(code - 100) as usize].get_or_insert_with(|| static_part(catalog, code));
+        write_event_with(b, catalog, input, ev, statics, &mut self.notes);
+    }
+}
+
+/// The knowledge-base fields of a code, escaped: from "class" to "rfc".
+fn static_part(catalog: &Catalog, code: u16) -> Vec<u8> {
+    let mut b = Vec::with_capacity(1024);
+    let l = catalog.kb.lookup(code);
+    let texts = l.texts();
+    b.extend_from_slice(b",\"class\":");
+    push_u64(&mut b, u64::from(code / 100));
+    b.extend_from_slice(b",\"class_name\":");
+    push_str(&mut b, &l.class.name);
+    b.extend_from_slice(b",\"final\":");
+    b.extend_from_slice(if code >= 200 { b"true" } else { b"false" });
+    b.extend_from_slice(b",\"registered\":");
+    b.extend_from_slice(if l.registered() { b"true" } else { b"false" });
+    b.extend_from_slice(b",\"canonical_reason\":");
+    push_opt(&mut b, l.canonical_reason().unwrap_or(""));
+    b.extend_from_slice(b",\"meaning\":");
+    push_str(&mut b, &texts.meaning);
+    b.extend_from_slice(b",\"when\":");
+    push_str(&mut b, &texts.when);
+    b.extend_from_slice(b",\"fix\":");
+    push_str(&mut b, &texts.fix);
+    b.extend_from_slice(b",\"severity\":");
+    push_str(&mut b, l.severity().as_str());
+    b.extend_from_slice(b",\"rfc\":");
+    push_opt(&mut b, l.rfc().unwrap_or(""));
+    b
+}
+
 impl<'c, W: Write> JsonOutput<'c, W> {
     /// `lines`: also write non-status lines as `{"type":"line"}` records.
     pub fn new(catalog: &'c Catalog, out: W, lines: bool) -> Self {
-        JsonOutput { catalog, out, buf: Vec::with_capacity(4096), lines }
+        JsonOutput {
+            encoder: EventEncoder::new(catalog),
+            out,
+            buf: Vec::with_capacity(4096),
+            lines,
+        }
     }
 
     /// The inner writer.
@@ -65,7 +126,7 @@ impl<W: Write> Output for JsonOutput<'_, W> {
 
     fn event(&mut self, input: &str, ev: &Event) -> io::Result<()> {
         self.buf.clear();
-        write_event(&mut self.buf, self.catalog, input, ev);
+        self.encoder.write(&mut self.buf, input, ev);
         self.buf.push(b'\n');
         self.out.write_all(&self.buf)
     }
@@ -75,11 +136,22 @@ impl<W: Write> Output for JsonOutput<'_, W> {
     }
 }
 
-/// Appends one event object (no trailing newline) to `b`.
+/// Appends one event object (no trailing newline) to `b` (no caching; the
+/// output formats use `EventEncoder`).
 pub fn write_event(b: &mut Vec<u8>, catalog: &Catalog, input: &str, ev: &Event) {
+    EventEncoder::new(catalog).write(b, input, ev)
+}
+
+fn write_event_with(
+    b: &mut Vec<u8>,
+    catalog: &Catalog,
+    input: &str,
+    ev: &Event,
+    statics: &[u8],
+    notes: &mut [Option<Vec<u8>>],
+) {
     let kb = &catalog.kb;
     let a = annotate(kb, ev);
-    let texts = a.lookup.texts();
     b.extend_from_slice(b"{\"schema\":");
     push_u64(b, u64::from(SCHEMA));
     b.extend_from_slice(b",\"type\":\"response\",\"input\":");
@@ -105,28 +177,24 @@ pub fn write_event(b: &mut Vec<u8>, catalog: &Catalog, input: &str, ev: &Event) 
     push_u64(b, u64::from(ev.code));
     b.extend_from_slice(b",\"reason\":");
     push_str(b, &ev.reason);
-    b.extend_from_slice(b",\"class\":");
-    push_u64(b, u64::from(ev.class()));
-    b.extend_from_slice(b",\"class_name\":");
-    push_str(b, &a.lookup.class.name);
-    b.extend_from_slice(b",\"final\":");
-    b.extend_from_slice(if ev.code >= 200 { b"true" } else { b"false" });
-    b.extend_from_slice(b",\"registered\":");
-    b.extend_from_slice(if a.lookup.registered() { b"true" } else { b"false" });
-    b.extend_from_slice(b",\"canonical_reason\":");
-    push_opt(b, a.lookup.canonical_reason().unwrap_or(""));
-    b.extend_from_slice(b",\"meaning\":");
-    push_str(b, &texts.meaning);
-    b.extend_from_slice(b",\"when\":");
-    push_str(b, &texts.when);
-    b.extend_from_slice(b",\"fix\":");
-    push_str(b, &texts.fix);
+    b.extend_from_slice(statics);
     b.extend_from_slice(b",\"note\":");
-    push_opt(b, a.note.map_or("", |n| n.text.as_str()));
-    b.extend_from_slice(b",\"severity\":");
-    push_str(b, a.lookup.severity().as_str());
-    b.extend_from_slice(b",\"rfc\":");
-    push_opt(b, a.lookup.rfc().unwrap_or(""));
+    let ctx = crate::catalog::kb::NoteContext {
+        method: (!ev.method.is_empty()).then_some(ev.method.as_str()),
+        has_sdp: ev.has_sdp,
+        has_retry_after: ev.retry_after.map(|r| r.is_some()),
+    };
+    match kb.note_index(ev.code, &ctx) {
+        Some(i) => {
+            let text = notes[i].get_or_insert_with(|| {
+                let mut t = Vec::new();
+                push_str(&mut t, &kb.notes()[i].text);
+                t
+            });
+            b.extend_from_slice(text);
+        }
+        None => b.extend_from_slice(b"null"),
+    }
     b.extend_from_slice(b",\"method\":");
     push_opt(b, &ev.method);
     b.extend_from_slice(b",\"cseq\":");

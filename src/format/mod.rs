@@ -18,7 +18,13 @@ pub trait Output {
 
     /// A status line, as soon as it is recognized; `newline` is whether the
     /// input had a line break after it. The event holds what is known so far.
-    fn status_line(&mut self, input: &str, line: &[u8], newline: bool, ev: &Event) -> io::Result<()>;
+    fn status_line(
+        &mut self,
+        input: &str,
+        line: &[u8],
+        newline: bool,
+        ev: &Event,
+    ) -> io::Result<()>;
 
     /// A complete event (its message, if any, fully read).
     fn event(&mut self, input: &str, ev: &Event) -> io::Result<()>;

@@ -21,12 +21,21 @@ pub struct TextOutput<'c, W: Write> {
     color: bool,
     only_matches: bool,
     buf: Vec<u8>,
+    /// What the status line's annotation already showed: method, Reason, Warning.
+    shown: (bool, bool, bool),
 }
 
 impl<'c, W: Write> TextOutput<'c, W> {
     /// `only_matches`: write only status lines and their annotations.
     pub fn new(catalog: &'c Catalog, out: W, color: bool, only_matches: bool) -> Self {
-        TextOutput { catalog, out, color, only_matches, buf: Vec::with_capacity(1024) }
+        TextOutput {
+            catalog,
+            out,
+            color,
+            only_matches,
+            buf: Vec::with_capacity(1024),
+            shown: (true, true, true),
+        }
     }
 
     /// The inner writer.
@@ -51,10 +60,29 @@ impl<W: Write> Output for TextOutput<'_, W> {
         self.buf.push(b'\n');
         annotation_line(&mut self.buf, self.catalog, ev, self.color);
         self.buf.push(b'\n');
+        self.shown = (
+            !ev.method.is_empty(),
+            !ev.reason_header.is_empty(),
+            !ev.warning.is_empty(),
+        );
         self.out.write_all(&self.buf)
     }
 
-    fn event(&mut self, _: &str, _: &Event) -> io::Result<()> {
+    /// After a dump, one more line when its headers told what the status line
+    /// could not: the method's note, the Reason cause, the Warning code.
+    fn event(&mut self, _: &str, ev: &Event) -> io::Result<()> {
+        let new_method = !self.shown.0 && !ev.method.is_empty();
+        let new_reason = !self.shown.1 && !ev.reason_header.is_empty();
+        let new_warning = !self.shown.2 && !ev.warning.is_empty();
+        self.shown = (true, true, true);
+        if !(new_method || new_reason || new_warning) {
+            return Ok(());
+        }
+        self.buf.clear();
+        if detail_line(&mut self.buf, self.catalog, ev, self.color, new_method) {
+            self.buf.push(b'\n');
+            self.out.write_all(&self.buf)?;
+        }
         Ok(())
     }
 
@@ -93,7 +121,11 @@ pub fn annotation_line(b: &mut Vec<u8>, catalog: &Catalog, ev: &Event, color: bo
     head.push(' ');
     match a.lookup.canonical_reason() {
         Some(r) => head.push_str(r),
-        None => head.push_str(if ev.reason.is_empty() { "?" } else { &ev.reason }),
+        None => head.push_str(if ev.reason.is_empty() {
+            "?"
+        } else {
+            &ev.reason
+        }),
     }
     paint(b, class_color, &head);
     b.extend_from_slice(" \u{b7} ".as_bytes());
@@ -160,6 +192,73 @@ pub fn annotation_line(b: &mut Vec<u8>, catalog: &Catalog, ev: &Event, color: bo
     b.extend_from_slice(texts.fix.as_bytes());
 }
 
+/// The follow-up line after a dump (no trailing newline); false if it would
+/// say nothing new.
+pub fn detail_line(
+    b: &mut Vec<u8>,
+    catalog: &Catalog,
+    ev: &Event,
+    color: bool,
+    new_method: bool,
+) -> bool {
+    let kb = &catalog.kb;
+    let a = annotate(kb, ev);
+    let start = b.len();
+    b.extend_from_slice(MARKER.as_bytes());
+    b.extend_from_slice(format!("{} {}", ev.code, ev.method).trim_end().as_bytes());
+    let head = b.len();
+    let bold = |b: &mut Vec<u8>, t: &str| {
+        if color {
+            b.extend_from_slice(format!("\x1b[1m{t}\x1b[0m").as_bytes());
+        } else {
+            b.extend_from_slice(t.as_bytes());
+        }
+    };
+    if let Some(r) = &a.reason {
+        b.extend_from_slice(" \u{b7} ".as_bytes());
+        bold(b, &kb.labels.reason_header);
+        b.extend_from_slice(format!(": {}", r.value.protocol).as_bytes());
+        if let Some(c) = r.value.cause {
+            b.extend_from_slice(format!(" {c}").as_bytes());
+        }
+        let name = match (&r.cause, &r.sip) {
+            (Some(c), _) => Some(c.name.as_str()),
+            (None, Some(l)) => l.canonical_reason(),
+            _ => None,
+        };
+        if let Some(name) = name {
+            b.extend_from_slice(format!(" ({name})").as_bytes());
+        }
+        if let Some(t) = r.value.text {
+            b.extend_from_slice(format!(" \"{}\"", sanitize(t)).as_bytes());
+        }
+    }
+    if let Some(w) = &a.warning {
+        b.extend_from_slice(" \u{b7} ".as_bytes());
+        bold(b, &kb.labels.warning_header);
+        b.extend_from_slice(format!(": {} ", w.value.code).as_bytes());
+        match w.entry {
+            Some(e) => b.extend_from_slice(e.meaning.as_bytes()),
+            None => b.extend_from_slice(sanitize(w.value.text).as_bytes()),
+        }
+    }
+    if new_method {
+        if let Some(note) = a
+            .note
+            .filter(|n| !n.methods.is_empty() || !n.not_methods.is_empty())
+        {
+            b.extend_from_slice(" \u{b7} ".as_bytes());
+            bold(b, &kb.labels.note);
+            b.extend_from_slice(format!(": {}", note.text).as_bytes());
+        }
+    }
+    if b.len() == head {
+        b.truncate(start);
+        return false;
+    }
+    true
+}
+
 fn itoa3(code: u16) -> String {
     code.to_string()
 }
@@ -167,5 +266,7 @@ fn itoa3(code: u16) -> String {
 /// Log text repeated in an annotation: control bytes become spaces so that a
 /// hostile header cannot forge lines or colour.
 fn sanitize(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }

@@ -91,8 +91,9 @@ impl SipFrame {
         open
     }
 
-    /// Offers the next physical line to the frame.
-    pub fn feed(&mut self, line: &[u8], sip: &SipSyntax, ev: &mut Event) -> Feed {
+    /// Offers the next physical line to the frame. (Flattened messages are
+    /// read from their start line only: one log record, one message.)
+    pub fn feed(&mut self, line: &[u8], ev: &mut Event) -> Feed {
         self.lines += 1;
         self.bytes += line.len();
         if self.lines > MAX_FRAME_LINES || self.bytes > MAX_FRAME_BYTES {
@@ -102,22 +103,6 @@ impl SipFrame {
             Some(t) => t,
             None => return Feed::Closed,
         };
-        // A line may itself carry several flattened lines.
-        if has_separator(text, sip) {
-            let mut result = Feed::Absorbed;
-            let mut first = true;
-            for_each_segment(text, sip, |seg| {
-                if result == Feed::Closed || result == Feed::AbsorbedLast {
-                    return;
-                }
-                let r = self.feed_text(seg, ev, !first);
-                if first || r != Feed::Closed {
-                    result = r;
-                }
-                first = false;
-            });
-            return result;
-        }
         self.feed_text(text, ev, false)
     }
 
@@ -180,12 +165,15 @@ impl SipFrame {
     fn header(&mut self, name: &[u8], value: &[u8], ev: &mut Event) {
         let value = clean_value(value, self.dot_is_cr);
         let is = |long: &str, short: &str| {
-            name.eq_ignore_ascii_case(long.as_bytes()) || (!short.is_empty() && name.eq_ignore_ascii_case(short.as_bytes()))
+            name.eq_ignore_ascii_case(long.as_bytes())
+                || (!short.is_empty() && name.eq_ignore_ascii_case(short.as_bytes()))
         };
         if is("call-id", "i") {
             fill(&mut ev.call_id, value);
         } else if is("cseq", "") {
-            let mut parts = value.split(|b| *b == b' ' || *b == b'\t').filter(|p| !p.is_empty());
+            let mut parts = value
+                .split(|b| *b == b' ' || *b == b'\t')
+                .filter(|p| !p.is_empty());
             if let (Some(num), Some(method)) = (parts.next(), parts.next()) {
                 if ev.cseq.is_none() {
                     ev.cseq = std::str::from_utf8(num).ok().and_then(|n| n.parse().ok());
@@ -210,11 +198,13 @@ impl SipFrame {
                 .and_then(|d| d.parse().ok());
             ev.retry_after = Some(secs);
         } else if is("content-type", "c") {
-            if memmem::find(&value.to_ascii_lowercase(), b"sdp").is_some() {
+            if value.windows(3).any(|w| w.eq_ignore_ascii_case(b"sdp")) {
                 ev.has_sdp = Some(true);
             }
         } else if is("content-length", "l") {
-            let n = std::str::from_utf8(trim(value)).ok().and_then(|v| v.parse::<usize>().ok());
+            let n = std::str::from_utf8(trim(value))
+                .ok()
+                .and_then(|v| v.parse::<usize>().ok());
             self.content_length = n;
             if n == Some(0) {
                 ev.has_sdp = Some(false);
@@ -289,7 +279,9 @@ pub fn clean_value(text: &[u8], dot_is_cr: bool) -> &[u8] {
 }
 
 fn has_separator(text: &[u8], sip: &SipSyntax) -> bool {
-    sip.line_separators.iter().any(|s| memmem::find(text, s.as_bytes()).is_some())
+    sip.line_separators
+        .iter()
+        .any(|s| memmem::find(text, s.as_bytes()).is_some())
 }
 
 /// Calls `f` for each flattened line of `text`: split on the separators, or,
@@ -298,19 +290,7 @@ pub fn for_each_flat_line(text: &[u8], sip: &SipSyntax, mut f: impl FnMut(&[u8])
     if has_separator(text, sip) {
         return for_each_segment(text, sip, f);
     }
-    let mut cuts: Vec<usize> = Vec::new();
-    for h in &sip.inline_headers {
-        let mut from = 0;
-        while let Some(i) = memmem::find(&text[from..], h.as_bytes()) {
-            let at = from + i;
-            if (at == 0 || text[at - 1] == b' ') && text.get(at + h.len()) == Some(&b':') {
-                cuts.push(at);
-            }
-            from = at + 1;
-        }
-    }
-    cuts.sort_unstable();
-    cuts.dedup();
+    let cuts = sip.inline_header_starts(text);
     let mut last = 0;
     for cut in cuts {
         if cut > last {
@@ -325,15 +305,10 @@ pub fn for_each_flat_line(text: &[u8], sip: &SipSyntax, mut f: impl FnMut(&[u8])
 pub fn for_each_segment(text: &[u8], sip: &SipSyntax, mut f: impl FnMut(&[u8])) {
     let mut rest = text;
     loop {
-        let next = sip
-            .line_separators
-            .iter()
-            .filter_map(|s| memmem::find(rest, s.as_bytes()).map(|i| (i, s.len())))
-            .min_by_key(|(i, len)| (*i, usize::MAX - len));
-        match next {
-            Some((i, len)) => {
+        match sip.find_separator(rest) {
+            Some((i, end)) => {
                 f(&rest[..i]);
-                rest = &rest[i + len..];
+                rest = &rest[end..];
             }
             None => {
                 f(rest);
@@ -383,21 +358,24 @@ mod tests {
     use super::*;
 
     fn syntax() -> SipSyntax {
-        SipSyntax {
-            line_separators: vec!["#012".into(), "^M".into()],
-            inline_headers: vec![],
-        }
+        let mut s: SipSyntax =
+            toml::from_str("line_separators = [\"#012\", \"^M\"]\ninline_headers = []").unwrap();
+        s.compile().unwrap();
+        s
     }
 
     #[test]
     fn headers_fill_event_and_blank_line_ends_message() {
-        let sip = syntax();
         let mut ev = Event::default();
         let mut f = SipFrame::new(b"SIP/2.0 200 OK", 0, false);
-        for line in [&b"Call-ID: abc@h"[..], b"CSeq: 7 INVITE", b"Content-Length: 0"] {
-            assert_eq!(f.feed(line, &sip, &mut ev), Feed::Absorbed);
+        for line in [
+            &b"Call-ID: abc@h"[..],
+            b"CSeq: 7 INVITE",
+            b"Content-Length: 0",
+        ] {
+            assert_eq!(f.feed(line, &mut ev), Feed::Absorbed);
         }
-        assert_eq!(f.feed(b"", &sip, &mut ev), Feed::AbsorbedLast);
+        assert_eq!(f.feed(b"", &mut ev), Feed::AbsorbedLast);
         assert_eq!(ev.call_id, "abc@h");
         assert_eq!(ev.cseq, Some(7));
         assert_eq!(ev.method, "INVITE");
@@ -405,33 +383,36 @@ mod tests {
 
     #[test]
     fn body_is_consumed_by_content_length_so_sipfrag_is_not_a_status() {
-        let sip = syntax();
         let mut ev = Event::default();
         let mut f = SipFrame::new(b"NOTIFY sip:a@b SIP/2.0", 0, false);
-        assert_eq!(f.feed(b"Content-Type: message/sipfrag", &sip, &mut ev), Feed::Absorbed);
-        assert_eq!(f.feed(b"Content-Length: 16", &sip, &mut ev), Feed::Absorbed);
-        assert_eq!(f.feed(b"", &sip, &mut ev), Feed::Absorbed);
-        assert_eq!(f.feed(b"SIP/2.0 200 OK", &sip, &mut ev), Feed::AbsorbedLast);
+        assert_eq!(
+            f.feed(b"Content-Type: message/sipfrag", &mut ev),
+            Feed::Absorbed
+        );
+        assert_eq!(f.feed(b"Content-Length: 16", &mut ev), Feed::Absorbed);
+        assert_eq!(f.feed(b"", &mut ev), Feed::Absorbed);
+        assert_eq!(f.feed(b"SIP/2.0 200 OK", &mut ev), Feed::AbsorbedLast);
     }
 
     #[test]
     fn prefixed_dump_lines_are_read_after_the_prefix() {
-        let sip = syntax();
         let mut ev = Event::default();
         let start = b"2016-11-04 08:07:45.936 [.INFO] [..MESSAGE] <--- SIP/2.0 481 Call";
         let at = memmem::find(start, b"SIP/2.0").unwrap();
         let mut f = SipFrame::new(start, at, false);
         let line = b"2016-11-04 08:07:45.936 [.INFO] [..MESSAGE] Call-ID: 487E666B ";
-        assert_eq!(f.feed(line, &sip, &mut ev), Feed::Absorbed);
+        assert_eq!(f.feed(line, &mut ev), Feed::Absorbed);
         assert_eq!(ev.call_id, "487E666B");
     }
 
     #[test]
     fn a_log_line_closes_the_frame() {
-        let sip = syntax();
         let mut ev = Event::default();
         let mut f = SipFrame::new(b"SIP/2.0 200 OK", 0, false);
-        assert_eq!(f.feed(b"[Nov 15 16:39:57] VERBOSE[1] x.c: y", &sip, &mut ev), Feed::Closed);
+        assert_eq!(
+            f.feed(b"[Nov 15 16:39:57] VERBOSE[1] x.c: y", &mut ev),
+            Feed::Closed
+        );
     }
 
     #[test]
@@ -445,7 +426,12 @@ mod tests {
     fn flattened_segments_split_on_separators() {
         let sip = syntax();
         let mut seen = Vec::new();
-        for_each_segment(b" #012FROM: a #012CALL-ID: b", &sip, |s| seen.push(s.to_vec()));
-        assert_eq!(seen, vec![b" ".to_vec(), b"FROM: a ".to_vec(), b"CALL-ID: b".to_vec()]);
+        for_each_segment(b" #012FROM: a #012CALL-ID: b", &sip, |s| {
+            seen.push(s.to_vec())
+        });
+        assert_eq!(
+            seen,
+            vec![b" ".to_vec(), b"FROM: a ".to_vec(), b"CALL-ID: b".to_vec()]
+        );
     }
 }

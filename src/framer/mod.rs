@@ -47,8 +47,15 @@ pub struct Stats {
 
 enum Frame {
     Closed,
-    Sip { frame: SipFrame, request: bool },
-    Lines { format: usize, count: usize, max: usize },
+    Sip {
+        frame: SipFrame,
+        request: bool,
+    },
+    Lines {
+        format: usize,
+        count: usize,
+        max: usize,
+    },
 }
 
 /// One input's state: buffer, position, open frame, current event.
@@ -70,6 +77,8 @@ pub struct Engine<'c> {
     event: Event,
     stats: Stats,
     exhaustive: bool,
+    /// Receives the headers of request frames (never emitted).
+    request_event: Event,
     /// `buf[pos..no_newline_until]` is known to hold no line break.
     no_newline_until: usize,
 }
@@ -93,6 +102,7 @@ impl<'c> Engine<'c> {
             event: Event::default(),
             stats: Stats::default(),
             exhaustive: false,
+            request_event: Event::default(),
             no_newline_until: 0,
         }
     }
@@ -181,7 +191,8 @@ impl<'c> Engine<'c> {
         }
         if self.buf.len() - self.end < want {
             let need = self.end + want;
-            self.buf.resize(need.next_power_of_two().max(self.buf.len()), 0);
+            self.buf
+                .resize(need.next_power_of_two().max(self.buf.len()), 0);
         }
     }
 
@@ -198,7 +209,11 @@ impl<'c> Engine<'c> {
                         self.overlong = false;
                     }
                     None => {
-                        out.passthrough(&self.input, &self.buf[self.pos..self.end], self.line_no + 1)?;
+                        out.passthrough(
+                            &self.input,
+                            &self.buf[self.pos..self.end],
+                            self.line_no + 1,
+                        )?;
                         self.pos = self.end;
                         if eof {
                             self.line_no += 1;
@@ -245,7 +260,8 @@ impl<'c> Engine<'c> {
                 }
                 Some(off) => {
                     let hit = self.pos + off;
-                    let start = memrchr(b'\n', &self.buf[self.pos..hit]).map_or(self.pos, |i| self.pos + i + 1);
+                    let start = memrchr(b'\n', &self.buf[self.pos..hit])
+                        .map_or(self.pos, |i| self.pos + i + 1);
                     if start > self.pos {
                         let bulk = &self.buf[self.pos..start];
                         out.passthrough(&self.input, bulk, self.line_no + 1)?;
@@ -253,7 +269,8 @@ impl<'c> Engine<'c> {
                         self.line_no += n;
                         self.stats.lines += n;
                     }
-                    let nl = hit + memchr(b'\n', &self.buf[hit..scan_end]).expect("scan_end ends a line");
+                    let nl = hit
+                        + memchr(b'\n', &self.buf[hit..scan_end]).expect("scan_end ends a line");
                     self.one_line(start, nl, true, out)?;
                     self.pos = nl + 1;
                 }
@@ -263,12 +280,22 @@ impl<'c> Engine<'c> {
     }
 
     /// Processes the line `buf[start..stop]` (without its line break).
-    fn one_line<O: Output>(&mut self, start: usize, stop: usize, newline: bool, out: &mut O) -> io::Result<()> {
+    fn one_line<O: Output>(
+        &mut self,
+        start: usize,
+        stop: usize,
+        newline: bool,
+        out: &mut O,
+    ) -> io::Result<()> {
         let stop_nl = if newline { stop + 1 } else { stop };
         let line_no = self.line_no + 1;
         self.line_no += 1;
         self.stats.lines += 1;
-        let cstop = if stop > start && self.buf[stop - 1] == b'\r' { stop - 1 } else { stop };
+        let cstop = if stop > start && self.buf[stop - 1] == b'\r' {
+            stop - 1
+        } else {
+            stop
+        };
         if stop - start > self.max_line {
             self.close_frame(out)?;
             self.stats.overlong_lines += 1;
@@ -278,10 +305,15 @@ impl<'c> Engine<'c> {
         match &mut self.frame {
             Frame::Closed => {}
             Frame::Sip { frame, request } => {
-                let mut scratch_ev = Event::default();
-                let ev = if *request { &mut scratch_ev } else { &mut self.event };
-                match frame.feed(&self.buf[start..cstop], &self.catalog.sip, ev) {
-                    Feed::Absorbed => return out.passthrough(&self.input, &self.buf[start..stop_nl], line_no),
+                let ev = if *request {
+                    &mut self.request_event
+                } else {
+                    &mut self.event
+                };
+                match frame.feed(&self.buf[start..cstop], ev) {
+                    Feed::Absorbed => {
+                        return out.passthrough(&self.input, &self.buf[start..stop_nl], line_no)
+                    }
                     Feed::AbsorbedLast => {
                         out.passthrough(&self.input, &self.buf[start..stop_nl], line_no)?;
                         return self.close_frame(out);
@@ -301,9 +333,13 @@ impl<'c> Engine<'c> {
                 let f = &self.catalog.formats[format];
                 let ev = &mut self.event;
                 let member = within
-                    && self.matcher.continuation(f, format, &mut self.scratch, &self.buf[start..cstop], |field, value| {
-                        fill_field(ev, field, value)
-                    });
+                    && self.matcher.continuation(
+                        f,
+                        format,
+                        &mut self.scratch,
+                        &self.buf[start..cstop],
+                        |field, value| fill_field(ev, field, value),
+                    );
                 if member {
                     if let Some((name, value)) = split_header(trim(&self.buf[start..cstop])) {
                         apply_header(ev, name, value);
@@ -317,9 +353,11 @@ impl<'c> Engine<'c> {
         let line = &self.buf[start..stop];
         let content = &self.buf[start..cstop];
         let hit = if self.exhaustive {
-            self.matcher.recognize_any(self.catalog, &mut self.scratch, content)
+            self.matcher
+                .recognize_any(self.catalog, &mut self.scratch, content)
         } else if self.matcher.find_candidate(line).is_some() {
-            self.matcher.recognize(self.catalog, &mut self.scratch, content)
+            self.matcher
+                .recognize(self.catalog, &mut self.scratch, content)
         } else {
             None
         };
@@ -331,12 +369,17 @@ impl<'c> Engine<'c> {
                 let at = self
                     .matcher
                     .field(self.catalog, &self.scratch, &hit, content, Field::Method)
-                    .map_or(hit.start, |m| m.as_ptr() as usize - content.as_ptr() as usize);
+                    .map_or(hit.start, |m| {
+                        m.as_ptr() as usize - content.as_ptr() as usize
+                    });
                 let frame = SipFrame::new(content, at, false);
                 let (_, rest) = split_reason(&content[hit.end..], &self.catalog.sip);
                 // A message flattened into one log record ends with that record.
                 if rest.is_empty() {
-                    self.frame = Frame::Sip { frame, request: true };
+                    self.frame = Frame::Sip {
+                        frame,
+                        request: true,
+                    };
                 }
                 out.passthrough(&self.input, &self.buf[start..stop_nl], line_no)
             }
@@ -364,8 +407,12 @@ impl<'c> Engine<'c> {
         ev.raw.extend_from_slice(content);
         let mut reason_span: Option<(usize, usize)> = None;
         for field in Field::ALL {
-            let Some(slot) = format.slots.get(field) else { continue };
-            let Some((s, e)) = self.scratch.locations[hit.format].get(slot) else { continue };
+            let Some(slot) = format.slots.get(field) else {
+                continue;
+            };
+            let Some((s, e)) = self.scratch.locations[hit.format].get(slot) else {
+                continue;
+            };
             let value = &content[s..e];
             match field {
                 Field::Code => ev.code = parse_code(value).unwrap_or(0),
@@ -375,7 +422,8 @@ impl<'c> Engine<'c> {
             }
         }
         // Where the SIP text starts on this line (for prefix learning and contexts).
-        let sip_at = memmem::find(&content[hit.start..], b"SIP/2.0").map_or(hit.start, |i| hit.start + i);
+        let sip_at =
+            memmem::find(&content[hit.start..], b"SIP/2.0").map_or(hit.start, |i| hit.start + i);
         // Contexts: the prefix of this line, then the lines above.
         let mut lines: [&[u8]; MAX_LOOKBACK_LINES + 1] = [&[]; MAX_LOOKBACK_LINES + 1];
         lines[0] = &content[..sip_at];
@@ -386,29 +434,35 @@ impl<'c> Engine<'c> {
                 break;
             }
             let prev_end = cursor - 1; // the '\n' before `cursor`
-            let prev_start = memrchr(b'\n', &self.buf[self.keep..prev_end]).map_or(self.keep, |i| self.keep + i + 1);
+            let prev_start = memrchr(b'\n', &self.buf[self.keep..prev_end])
+                .map_or(self.keep, |i| self.keep + i + 1);
             *slot = strip_cr(&self.buf[prev_start..prev_end]);
             cursor = prev_start;
         }
         let mut dot_is_cr = false;
         let mut ctx_lines = [false; MAX_LOOKBACK_LINES + 1];
-        self.matcher.contexts(catalog, &mut self.scratch, &lines[..=depth], |ci, distance, field, value| {
-            let f = &catalog.formats[ci];
-            if ev.wrapper.is_none() {
-                ev.wrapper = Some(ci);
-            }
-            dot_is_cr |= f.trailing_dot_is_cr;
-            ctx_lines[distance] = true;
-            match field {
-                Field::Direction => {
-                    if ev.direction.is_none() {
-                        ev.direction = f.direction_of(value);
-                    }
+        self.matcher.contexts(
+            catalog,
+            &mut self.scratch,
+            &lines[..=depth],
+            |ci, distance, field, value| {
+                let f = &catalog.formats[ci];
+                if ev.wrapper.is_none() {
+                    ev.wrapper = Some(ci);
                 }
-                Field::Reason | Field::Code => {}
-                _ => fill_field(ev, field, value),
-            }
-        });
+                dot_is_cr |= f.trailing_dot_is_cr;
+                ctx_lines[distance] = true;
+                match field {
+                    Field::Direction => {
+                        if ev.direction.is_none() {
+                            ev.direction = f.direction_of(value);
+                        }
+                    }
+                    Field::Reason | Field::Code => {}
+                    _ => fill_field(ev, field, value),
+                }
+            },
+        );
         if ev.ts_raw.is_empty() {
             let shapes = &catalog.timestamps;
             let found = timestamp::extract(shapes, content, &mut ev.ts_raw, &mut ev.ts)
@@ -418,7 +472,12 @@ impl<'c> Engine<'c> {
             let _ = found;
         } else if ev.ts.is_empty() {
             let raw = std::mem::take(&mut ev.ts_raw);
-            if !timestamp::extract(&catalog.timestamps, raw.as_bytes(), &mut ev.ts_raw, &mut ev.ts) {
+            if !timestamp::extract(
+                &catalog.timestamps,
+                raw.as_bytes(),
+                &mut ev.ts_raw,
+                &mut ev.ts,
+            ) {
                 ev.ts_raw = raw;
             }
         }
@@ -434,7 +493,10 @@ impl<'c> Engine<'c> {
             FrameKind::Sip => {
                 let mut frame = SipFrame::new(content, sip_at, dot_is_cr);
                 if inline_rest.is_empty() {
-                    self.frame = Frame::Sip { frame, request: false };
+                    self.frame = Frame::Sip {
+                        frame,
+                        request: false,
+                    };
                 } else {
                     // A message flattened into one log record ends with that record.
                     frame.feed_inline(inline_rest, &catalog.sip, ev);
@@ -442,7 +504,11 @@ impl<'c> Engine<'c> {
                 }
             }
             FrameKind::Lines { max_lines, .. } => {
-                self.frame = Frame::Lines { format: hit.format, count: 0, max: *max_lines };
+                self.frame = Frame::Lines {
+                    format: hit.format,
+                    count: 0,
+                    max: *max_lines,
+                };
             }
         }
         ev.settle_peers();
@@ -457,7 +523,10 @@ impl<'c> Engine<'c> {
     fn close_frame<O: Output>(&mut self, out: &mut O) -> io::Result<()> {
         match std::mem::replace(&mut self.frame, Frame::Closed) {
             Frame::Closed | Frame::Sip { request: true, .. } => Ok(()),
-            Frame::Sip { frame, request: false } => {
+            Frame::Sip {
+                frame,
+                request: false,
+            } => {
                 frame.finish(&mut self.event);
                 self.event.settle_peers();
                 self.stats.events += 1;
@@ -548,32 +617,14 @@ fn apply_header(ev: &mut Event, name: &[u8], value: &[u8]) {
 }
 
 /// Splits a captured reason phrase from headers a logger flattened after it.
-pub fn split_reason<'a>(text: &'a [u8], sip: &crate::catalog::formats::SipSyntax) -> (&'a [u8], &'a [u8]) {
-    let sep = sip
-        .line_separators
-        .iter()
-        .filter_map(|s| memmem::find(text, s.as_bytes()).map(|i| (i, i + s.len())))
-        .min();
-    if let Some((cut, after)) = sep {
+pub fn split_reason<'a>(
+    text: &'a [u8],
+    sip: &crate::catalog::formats::SipSyntax,
+) -> (&'a [u8], &'a [u8]) {
+    if let Some((cut, after)) = sip.find_separator(text) {
         return (&text[..cut], &text[after..]);
     }
-    let inline = sip
-        .inline_headers
-        .iter()
-        .filter_map(|h| {
-            let mut from = 0;
-            while let Some(i) = memmem::find(&text[from..], h.as_bytes()) {
-                let at = from + i;
-                let before_ok = at > 0 && text[at - 1] == b' ';
-                let after = at + h.len();
-                if before_ok && text.get(after) == Some(&b':') {
-                    return Some(at);
-                }
-                from = at + 1;
-            }
-            None
-        })
-        .min();
+    let inline = sip.inline_header_starts(text).next();
     match inline {
         Some(at) => (&text[..at], &text[at..]),
         None => (text, &[]),

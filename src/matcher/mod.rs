@@ -11,7 +11,7 @@
 //! Invariant: the matcher only reads lines and writes spans into scratch
 //! space; it allocates nothing per line after warm-up.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use memchr::memmem;
 use regex::bytes::CaptureLocations;
 
@@ -22,15 +22,24 @@ use crate::error::{Error, Result};
 /// The compiled matcher, shared by every input.
 #[derive(Debug)]
 pub struct Matcher {
+    /// Searches buffers for the scan anchors (leftmost-first, so that
+    /// aho-corasick can use its SIMD Teddy search).
     prefilter: AhoCorasick,
-    /// For each prefilter pattern, the formats (indices) that own the literal.
+    /// A few substrings such that every format literal contains one.
+    pub anchors: Vec<String>,
+    /// Leftmost-longest DFA for listing the literals on one candidate line.
+    per_line: AhoCorasick,
+    /// For each pattern, the formats that own it or a literal it contains
+    /// (so that a non-overlapping search still finds every owner).
     owners: Vec<Vec<usize>>,
     /// Event and request formats, by index, in priority order.
     primary: Vec<usize>,
     /// Context formats, by index, in priority order.
     contexts: Vec<usize>,
-    /// Per context format: literal finders.
-    context_literals: Vec<Vec<memmem::Finder<'static>>>,
+    /// Literals of the context formats (leftmost-longest DFA).
+    context_prefilter: AhoCorasick,
+    /// For each context literal, the formats that own it or a literal it contains.
+    context_owners: Vec<Vec<usize>>,
     /// Largest `max_distance` of any context format.
     pub max_lookback: usize,
 }
@@ -41,6 +50,7 @@ pub struct Scratch {
     pub(crate) locations: Vec<CaptureLocations>,
     continuation_locations: Vec<Option<CaptureLocations>>,
     present: Vec<bool>,
+    used: Vec<bool>,
 }
 
 /// A recognized line: which format, and where its capture groups are.
@@ -61,7 +71,6 @@ impl Matcher {
         let mut owners: Vec<Vec<usize>> = Vec::new();
         let mut primary = Vec::new();
         let mut contexts = Vec::new();
-        let mut context_literals = Vec::new();
         let mut max_lookback = 0;
         for (i, f) in catalog.formats.iter().enumerate() {
             match f.role {
@@ -83,25 +92,57 @@ impl Matcher {
                 }
             }
         }
-        for f in &catalog.formats {
-            context_literals.push(
-                f.literals
-                    .iter()
-                    .map(|l| memmem::Finder::new(l.as_bytes()).into_owned())
-                    .collect(),
-            );
+        let mut context_lits: Vec<String> = Vec::new();
+        let mut context_owners: Vec<Vec<usize>> = Vec::new();
+        for &ci in &contexts {
+            for lit in &catalog.formats[ci].literals {
+                match context_lits.iter().position(|l| l == lit) {
+                    Some(p) => context_owners[p].push(ci),
+                    None => {
+                        context_lits.push(lit.clone());
+                        context_owners.push(vec![ci]);
+                    }
+                }
+            }
         }
+        let context_owners = implied_owners(&context_lits, &context_owners);
+        let context_prefilter = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(&context_lits)
+            .map_err(|e| Error::new(format!("cannot build the context prefilter: {e}")))?;
+        let owners = implied_owners(&literals, &owners);
+        let anchors = scan_anchors(&literals);
         let prefilter = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::Standard)
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(&anchors)
+            .map_err(|e| Error::new(format!("cannot build the literal prefilter: {e}")))?;
+        let per_line = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(AhoCorasickKind::DFA))
             .build(&literals)
             .map_err(|e| Error::new(format!("cannot build the literal prefilter: {e}")))?;
-        Ok(Matcher { prefilter, owners, primary, contexts, context_literals, max_lookback: max_lookback.min(8) })
+        Ok(Matcher {
+            prefilter,
+            per_line,
+            anchors,
+            owners,
+            primary,
+            contexts,
+            context_prefilter,
+            context_owners,
+            max_lookback: max_lookback.min(8),
+        })
     }
 
     /// Scratch space sized for this catalog.
     pub fn scratch(&self, catalog: &Catalog) -> Scratch {
         Scratch {
-            locations: catalog.formats.iter().map(|f| f.regex.capture_locations()).collect(),
+            locations: catalog
+                .formats
+                .iter()
+                .map(|f| f.regex.capture_locations())
+                .collect(),
             continuation_locations: catalog
                 .formats
                 .iter()
@@ -111,6 +152,7 @@ impl Matcher {
                 })
                 .collect(),
             present: vec![false; catalog.formats.len()],
+            used: vec![false; catalog.formats.len()],
         }
     }
 
@@ -124,7 +166,7 @@ impl Matcher {
     pub fn recognize(&self, catalog: &Catalog, scratch: &mut Scratch, line: &[u8]) -> Option<Hit> {
         scratch.present.iter_mut().for_each(|p| *p = false);
         let mut any = false;
-        for m in self.prefilter.find_overlapping_iter(line) {
+        for m in self.per_line.find_iter(line) {
             for &f in &self.owners[m.pattern().as_usize()] {
                 scratch.present[f] = true;
                 any = true;
@@ -138,7 +180,12 @@ impl Matcher {
 
     /// Like `recognize`, but tries every format's regex whatever the
     /// prefilter says (the oracle of the tests).
-    pub fn recognize_any(&self, catalog: &Catalog, scratch: &mut Scratch, line: &[u8]) -> Option<Hit> {
+    pub fn recognize_any(
+        &self,
+        catalog: &Catalog,
+        scratch: &mut Scratch,
+        line: &[u8],
+    ) -> Option<Hit> {
         scratch.present.iter_mut().for_each(|p| *p = true);
         self.try_formats(catalog, scratch, line)
     }
@@ -149,7 +196,11 @@ impl Matcher {
                 continue;
             }
             let format = &catalog.formats[fi];
-            if format.reject.iter().any(|r| memmem::find(line, r.as_bytes()).is_some()) {
+            if format
+                .reject
+                .iter()
+                .any(|r| memmem::find(line, r.as_bytes()).is_some())
+            {
                 continue;
             }
             let locs = &mut scratch.locations[fi];
@@ -157,7 +208,12 @@ impl Matcher {
                 if format.role == Role::Event && !valid_code(line, locs, &format.slots) {
                     continue;
                 }
-                return Some(Hit { format: fi, role: format.role, start: m.start(), end: m.end() });
+                return Some(Hit {
+                    format: fi,
+                    role: format.role,
+                    start: m.start(),
+                    end: m.end(),
+                });
             }
         }
         None
@@ -218,21 +274,37 @@ impl Matcher {
         lines: &[&[u8]],
         mut f: impl FnMut(usize, usize, Field, &[u8]),
     ) {
-        let used = &mut scratch.present;
+        let used = &mut scratch.used;
         used.iter_mut().for_each(|u| *u = false);
         for (distance, line) in lines.iter().enumerate() {
             if line.is_empty() {
                 continue;
             }
+            let present = &mut scratch.present;
+            present.iter_mut().for_each(|p| *p = false);
+            let mut any = false;
+            for m in self.context_prefilter.find_iter(line) {
+                for &ci in &self.context_owners[m.pattern().as_usize()] {
+                    present[ci] = true;
+                    any = true;
+                }
+            }
+            if !any {
+                continue;
+            }
             for &ci in &self.contexts {
+                if !present[ci] {
+                    continue;
+                }
                 let format = &catalog.formats[ci];
                 if distance > format.max_distance || used[ci] {
                     continue;
                 }
-                if !self.context_literals[ci].iter().any(|fd| fd.find(line).is_some()) {
-                    continue;
-                }
-                if format.reject.iter().any(|r| memmem::find(line, r.as_bytes()).is_some()) {
+                if format
+                    .reject
+                    .iter()
+                    .any(|r| memmem::find(line, r.as_bytes()).is_some())
+                {
                     continue;
                 }
                 let locs = &mut scratch.locations[ci];
@@ -258,6 +330,90 @@ impl Matcher {
     }
 }
 
+/// Chooses a small set of substrings such that every literal contains one of
+/// them (greedy set cover). A bulk search for a few patterns is several times
+/// faster than for dozens; lines with an anchor are then checked for the full
+/// literals. Distinctive substrings (capitals, digits, punctuation) are
+/// preferred because plain lower-case words recur in ordinary log text.
+pub fn scan_anchors(literals: &[String]) -> Vec<String> {
+    fn distinctive(c: &str) -> bool {
+        c.bytes().any(|b| !(b.is_ascii_lowercase() || b == b' '))
+    }
+    fn rarity(c: &str) -> f64 {
+        c.bytes()
+            .map(|b| {
+                if b.is_ascii_lowercase() {
+                    0.0
+                } else if b == b' ' {
+                    0.5
+                } else {
+                    1.0
+                }
+            })
+            .sum()
+    }
+    let mut uncovered: Vec<&str> = literals.iter().map(String::as_str).collect();
+    let mut anchors = Vec::new();
+    while !uncovered.is_empty() {
+        let mut best: Option<(f64, usize, &str)> = None;
+        for lit in &uncovered {
+            let mut candidates: Vec<&str> = Vec::new();
+            for n in 4..=lit.len().min(11) {
+                for i in 0..=lit.len() - n {
+                    if lit.is_char_boundary(i) && lit.is_char_boundary(i + n) {
+                        candidates.push(&lit[i..i + n]);
+                    }
+                }
+            }
+            let distinct: Vec<&str> = candidates
+                .iter()
+                .copied()
+                .filter(|c| distinctive(c))
+                .collect();
+            let pool = if distinct.is_empty() {
+                vec![*lit]
+            } else {
+                distinct
+            };
+            for c in pool {
+                let covers = uncovered.iter().filter(|l| l.contains(c)).count();
+                let score = covers as f64 + 0.5 * rarity(c);
+                let better = match best {
+                    None => true,
+                    Some((s, len, _)) => score > s || (score == s && c.len() < len),
+                };
+                if better {
+                    best = Some((score, c.len(), c));
+                }
+            }
+        }
+        let (_, _, anchor) = best.expect("a literal always covers itself");
+        let anchor = anchor.to_string();
+        uncovered.retain(|l| !l.contains(anchor.as_str()));
+        anchors.push(anchor);
+    }
+    anchors
+}
+
+/// For each literal, the owners of every literal it contains (itself included):
+/// a leftmost-longest search reports "SIP/2.0 " where "SIP/2.0" also occurs.
+fn implied_owners(literals: &[String], owners: &[Vec<usize>]) -> Vec<Vec<usize>> {
+    literals
+        .iter()
+        .map(|outer| {
+            let mut all: Vec<usize> = literals
+                .iter()
+                .zip(owners)
+                .filter(|(inner, _)| memmem::find(outer.as_bytes(), inner.as_bytes()).is_some())
+                .flat_map(|(_, o)| o.iter().copied())
+                .collect();
+            all.sort_unstable();
+            all.dedup();
+            all
+        })
+        .collect()
+}
+
 fn valid_code(line: &[u8], locs: &CaptureLocations, slots: &Slots) -> bool {
     let Some((s, e)) = slots.get(Field::Code).and_then(|i| locs.get(i)) else {
         return false;
@@ -270,13 +426,38 @@ pub fn parse_code(digits: &[u8]) -> Option<u16> {
     if digits.len() != 3 || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let code = digits.iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
+    let code = digits
+        .iter()
+        .fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
     (100..=699).contains(&code).then_some(code)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn anchors_cover_every_literal() {
+        let lits: Vec<String> = [
+            "SIP/2.0",
+            "SIP/2.0 ",
+            "Got SIP response",
+            "ACC: ",
+            "picked branch",
+            "status:  <",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let anchors = scan_anchors(&lits);
+        assert!(anchors.len() < lits.len());
+        for l in &lits {
+            assert!(
+                anchors.iter().any(|a| l.contains(a.as_str())),
+                "{l} not covered by {anchors:?}"
+            );
+        }
+    }
 
     #[test]
     fn codes_outside_the_sip_range_are_refused() {

@@ -30,26 +30,60 @@ fn run(args: &[&str], stdin: &[u8]) -> (i32, String, String) {
 
 #[test]
 fn annotates_a_pipe_in_text_mode() {
-    let (code, out, err) = run(&["--color", "never"], b"hello\nSIP/2.0 486 Busy Here\nCSeq: 1 INVITE\nbye\n");
+    let (code, out, err) = run(
+        &["--color", "never"],
+        b"hello\nSIP/2.0 486 Busy Here\nCSeq: 1 INVITE\nbye\n",
+    );
     assert_eq!(code, 0, "{err}");
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "hello");
     assert_eq!(lines[1], "SIP/2.0 486 Busy Here");
-    assert!(lines[2].starts_with("  \u{21b3} 486 Busy Here"), "{}", lines[2]);
+    assert!(
+        lines[2].starts_with("  \u{21b3} 486 Busy Here"),
+        "{}",
+        lines[2]
+    );
     assert!(lines[2].contains("Request Failure") && lines[2].contains("How to fix"));
     assert_eq!(&lines[3..], &["CSeq: 1 INVITE", "bye"]);
 }
 
 #[test]
 fn json_only_matches_writes_the_event_contract() {
-    let input = std::fs::read(repo().join("tests/corpus/asterisk/asterisk-issue452-pjsip-logger-register.log")).unwrap();
+    let input = std::fs::read(
+        repo().join("tests/corpus/asterisk/asterisk-issue452-pjsip-logger-register.log"),
+    )
+    .unwrap();
     let (code, out, _) = run(&["-o", "json", "--only-matches"], &input);
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
     for key in [
-        "schema", "type", "input", "line", "format", "ts", "code", "reason", "class", "class_name", "final",
-        "registered", "canonical_reason", "meaning", "when", "fix", "severity", "rfc", "method", "cseq",
-        "call_id", "src", "dst", "direction", "reason_header", "warning", "raw",
+        "schema",
+        "type",
+        "input",
+        "line",
+        "format",
+        "ts",
+        "code",
+        "reason",
+        "class",
+        "class_name",
+        "final",
+        "registered",
+        "canonical_reason",
+        "meaning",
+        "when",
+        "fix",
+        "severity",
+        "rfc",
+        "method",
+        "cseq",
+        "call_id",
+        "src",
+        "dst",
+        "direction",
+        "reason_header",
+        "warning",
+        "raw",
     ] {
         assert!(v.get(key).is_some(), "missing {key}");
     }
@@ -59,7 +93,7 @@ fn json_only_matches_writes_the_event_contract() {
     assert_eq!(v["code"], 200);
     assert_eq!(v["class_name"], "Successful");
     assert_eq!(v["method"], "REGISTER");
-    assert_eq!(v["note"].as_str().unwrap().contains("registration"), true);
+    assert!(v["note"].as_str().unwrap().contains("registration"));
 }
 
 #[test]
@@ -67,7 +101,12 @@ fn json_without_only_matches_keeps_every_line() {
     let (_, out, _) = run(&["-o", "json"], b"a\nSIP/2.0 200 OK\nb\n");
     let types: Vec<String> = out
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["type"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(types, ["line", "response", "line"]);
 }
@@ -75,12 +114,24 @@ fn json_without_only_matches_keeps_every_line() {
 #[test]
 fn files_are_read_in_order_and_missing_files_exit_2() {
     let f = repo().join("tests/corpus/kamailio/kamailio-issue3707-uac-reg-got-sip-response.log");
-    let (code, out, err) = run(&["-o", "json", "--only-matches", f.to_str().unwrap(), "/nonexistent/x.log"], b"");
+    let (code, out, err) = run(
+        &[
+            "-o",
+            "json",
+            "--only-matches",
+            f.to_str().unwrap(),
+            "/nonexistent/x.log",
+        ],
+        b"",
+    );
     assert_eq!(code, 2);
     assert!(err.contains("/nonexistent/x.log"), "{err}");
     let v: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
     assert_eq!(v["code"], 408);
-    assert!(v["input"].as_str().unwrap().ends_with("kamailio-issue3707-uac-reg-got-sip-response.log"));
+    assert!(v["input"]
+        .as_str()
+        .unwrap()
+        .ends_with("kamailio-issue3707-uac-reg-got-sip-response.log"));
 }
 
 #[test]
@@ -88,11 +139,16 @@ fn explain_one_and_compare_two() {
     let (code, out, _) = run(&["explain", "488"], b"");
     assert_eq!(code, 0);
     assert!(out.starts_with("488 Not Acceptable Here"));
-    assert!(out.contains("Meaning:") && out.contains("How to fix:") && out.contains("When you see it:"));
+    assert!(
+        out.contains("Meaning:") && out.contains("How to fix:") && out.contains("When you see it:")
+    );
     let (_, out, _) = run(&["explain", "183", "200"], b"");
     assert!(out.contains("183 Session Progress") && out.contains("200 OK"));
     assert!(out.contains("Key differences:"));
-    assert!(out.contains("183 is a provisional Provisional response (1xx)"), "{out}");
+    assert!(
+        out.contains("183 is a provisional Provisional response (1xx)"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -113,10 +169,22 @@ fn codes_json_has_every_code_in_both_languages() {
     for lang in ["en", "ja"] {
         let (code, out, _) = run(&["codes", "--output", "json", "--lang", lang], b"");
         assert_eq!(code, 0);
-        let rows: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let rows: Vec<serde_json::Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         assert_eq!(rows.len(), 75);
         for r in &rows {
-            for k in ["code", "reason", "class", "class_name", "rfc", "meaning", "when", "fix"] {
+            for k in [
+                "code",
+                "reason",
+                "class",
+                "class_name",
+                "rfc",
+                "meaning",
+                "when",
+                "fix",
+            ] {
                 assert!(!r[k].is_null(), "{lang}: {k} missing in {r}");
             }
         }
@@ -165,7 +233,11 @@ fn closed_output_pipe_ends_quietly() {
     let out = child.wait_with_output().unwrap();
     writer.join().unwrap();
     assert_eq!(out.status.code(), Some(0));
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Reads stdout lines on a thread so the test can wait for them, bounded.
@@ -192,11 +264,16 @@ fn live_pipe_gets_annotations_before_end_of_input() {
         .unwrap();
     let rx = line_reader(&mut child);
     let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(b"    -- Got SIP response 486 \"Busy Here\" back from 54.172.60.3:5060\n").unwrap();
+    stdin
+        .write_all(b"    -- Got SIP response 486 \"Busy Here\" back from 54.172.60.3:5060\n")
+        .unwrap();
     stdin.flush().unwrap();
     // stdin stays open: the annotation must come anyway (bounded wait, not a timing claim).
     let wait = Duration::from_secs(20);
-    assert!(rx.recv_timeout(wait).unwrap().contains("Got SIP response 486"));
+    assert!(rx
+        .recv_timeout(wait)
+        .unwrap()
+        .contains("Got SIP response 486"));
     assert!(rx.recv_timeout(wait).unwrap().contains("486 Busy Here"));
     drop(stdin);
     child.wait().unwrap();
@@ -205,7 +282,14 @@ fn live_pipe_gets_annotations_before_end_of_input() {
 #[test]
 fn live_pipe_json_completes_an_open_dump_when_the_pipe_goes_quiet() {
     let mut child = Command::new(BIN)
-        .args(["--no-patterns-dir", "-o", "json", "--only-matches", "--flush-timeout-ms", "50"])
+        .args([
+            "--no-patterns-dir",
+            "-o",
+            "json",
+            "--only-matches",
+            "--flush-timeout-ms",
+            "50",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -215,7 +299,9 @@ fn live_pipe_json_completes_an_open_dump_when_the_pipe_goes_quiet() {
     // A dump without its closing blank line: only the idle flush can complete it.
     stdin.write_all(b"<--- Received SIP response (400 bytes) from UDP:10.0.0.9:5060 --->\nSIP/2.0 503 Service Unavailable\nCall-ID: live-1@h\nCSeq: 5 INVITE\n").unwrap();
     stdin.flush().unwrap();
-    let line = rx.recv_timeout(Duration::from_secs(20)).expect("event arrives while stdin is open");
+    let line = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("event arrives while stdin is open");
     let v: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(v["code"], 503);
     assert_eq!(v["call_id"], "live-1@h");

@@ -13,7 +13,12 @@ fn passthrough_is_exact(data: &[u8]) {
     if kept.len() == want.len() + 1 && !want.ends_with(b"\n") {
         want.push(b'\n');
     }
-    assert!(kept == want, "passthrough differs ({} vs {} bytes)", kept.len(), want.len());
+    assert!(
+        kept == want,
+        "passthrough differs ({} vs {} bytes)",
+        kept.len(),
+        want.len()
+    );
 }
 
 #[test]
@@ -26,7 +31,11 @@ fn generated_logs_agree_with_the_oracle_and_find_every_status_line() {
         let a: Vec<String> = fast.iter().map(summary).collect();
         let b: Vec<String> = oracle.iter().map(summary).collect();
         assert_eq!(a, b, "seed {seed}");
-        assert_eq!(fast.len() as u64, stats.status_lines, "seed {seed}: every generated status line, and nothing else");
+        assert_eq!(
+            fast.len() as u64,
+            stats.status_lines,
+            "seed {seed}: every generated status line, and nothing else"
+        );
         passthrough_is_exact(&data);
     }
 }
@@ -39,7 +48,7 @@ fn random_binary_with_embedded_status_lines() {
     for i in 0..2000 {
         let len = rng.below(300) as usize;
         for _ in 0..len {
-            let b = rng.next() as u8;
+            let b = rng.next_u64() as u8;
             data.push(if b == b'\n' { b'x' } else { b });
         }
         data.push(b'\n');
@@ -71,14 +80,22 @@ fn megabyte_line_is_matched_and_longer_lines_pass_through() {
     let mut huge = vec![b'b'; 6 << 20];
     huge.extend_from_slice(b" SIP/2.0 500 Hidden In A Giant Line\nSIP/2.0 404 Not Found\n");
     let evs = events(&huge, false, 65536);
-    assert_eq!(evs.iter().map(|e| e.code).collect::<Vec<_>>(), vec![404], "the overlong line is skipped, the next is found");
+    assert_eq!(
+        evs.iter().map(|e| e.code).collect::<Vec<_>>(),
+        vec![404],
+        "the overlong line is skipped, the next is found"
+    );
     assert_eq!(evs[0].line, 2);
     passthrough_is_exact(&huge);
 }
 
 #[test]
 fn last_line_without_line_break_and_crlf() {
-    let evs = events(b"x\r\nSIP/2.0 486 Busy Here\r\nCSeq: 1 INVITE\r\n\r\nSIP/2.0 603 Decline", false, 3);
+    let evs = events(
+        b"x\r\nSIP/2.0 486 Busy Here\r\nCSeq: 1 INVITE\r\n\r\nSIP/2.0 603 Decline",
+        false,
+        3,
+    );
     assert_eq!(evs.len(), 2);
     assert_eq!(evs[0].reason, "Busy Here");
     assert_eq!(evs[0].method, "INVITE");
@@ -123,7 +140,10 @@ fn invalid_utf8_in_reason_becomes_replacement_characters() {
 #[test]
 fn unregistered_codes_get_class_guidance_and_are_never_dropped() {
     let evs = events(b"SIP/2.0 477 Unfortunately error on sending to next hop occurred (477/SL)\nSIP/2.0 499 X\nSIP/2.0 687 Dialog Terminated\nSIP/2.0 699 Custom\n", false, 4096);
-    assert_eq!(evs.iter().map(|e| e.code).collect::<Vec<_>>(), vec![477, 499, 687, 699]);
+    assert_eq!(
+        evs.iter().map(|e| e.code).collect::<Vec<_>>(),
+        vec![477, 499, 687, 699]
+    );
     for e in &evs {
         let mut b = Vec::new();
         write_event(&mut b, catalog(), "x", e);

@@ -49,8 +49,16 @@ fn every_language_has_every_key_and_no_empty_text() {
 fn japanese_texts_are_japanese() {
     let ja = Catalog::builtin("ja").unwrap();
     let t = &ja.kb.lookup(486).entry.unwrap().texts.meaning;
-    assert!(t.chars().any(|c| ('\u{3040}'..='\u{30ff}').contains(&c) || ('\u{4e00}'..='\u{9fff}').contains(&c)), "{t}");
-    assert!(Catalog::builtin("fr").unwrap_err().to_string().contains("available: en, ja"));
+    assert!(
+        t.chars()
+            .any(|c| ('\u{3040}'..='\u{30ff}').contains(&c)
+                || ('\u{4e00}'..='\u{9fff}').contains(&c)),
+        "{t}"
+    );
+    assert!(Catalog::builtin("fr")
+        .unwrap_err()
+        .to_string()
+        .contains("available: en, ja"));
 }
 
 #[test]
@@ -63,7 +71,11 @@ fn q850_causes_have_names_and_rfc3398_mappings() {
         let cause: u16 = cols[0].parse().unwrap();
         let c = kb.cause(cause).unwrap_or_else(|| panic!("cause {cause}"));
         assert_eq!(c.name, cols[1]);
-        assert_eq!(c.sip, cols.get(2).and_then(|s| s.parse().ok()), "cause {cause}");
+        assert_eq!(
+            c.sip,
+            cols.get(2).and_then(|s| s.parse().ok()),
+            "cause {cause}"
+        );
         n += 1;
     }
     assert_eq!(n, 71);
@@ -73,26 +85,54 @@ fn q850_causes_have_names_and_rfc3398_mappings() {
 #[test]
 fn notes_follow_method_and_headers() {
     let kb = &catalog().kb;
-    let ctx = |m: &'static str| NoteContext { method: Some(m), ..Default::default() };
-    assert_eq!(kb.note(401, &ctx("REGISTER")).unwrap().id, "challenge_register");
+    let ctx = |m: &'static str| NoteContext {
+        method: Some(m),
+        ..Default::default()
+    };
+    assert_eq!(
+        kb.note(401, &ctx("REGISTER")).unwrap().id,
+        "challenge_register"
+    );
     assert_eq!(kb.note(407, &ctx("INVITE")).unwrap().id, "challenge_invite");
     assert_eq!(kb.note(481, &ctx("BYE")).unwrap().id, "nxdialog_bye");
-    assert_eq!(kb.note(487, &ctx("INVITE")).unwrap().id, "terminated_invite");
-    assert_eq!(kb.note(408, &ctx("OPTIONS")).unwrap().id, "timeout_non_invite");
+    assert_eq!(
+        kb.note(487, &ctx("INVITE")).unwrap().id,
+        "terminated_invite"
+    );
+    assert_eq!(
+        kb.note(408, &ctx("OPTIONS")).unwrap().id,
+        "timeout_non_invite"
+    );
     assert!(kb.note(408, &ctx("INVITE")).is_none());
     assert_eq!(kb.note(491, &NoteContext::default()).unwrap().id, "glare");
-    let ra = NoteContext { has_retry_after: Some(true), ..Default::default() };
+    let ra = NoteContext {
+        has_retry_after: Some(true),
+        ..Default::default()
+    };
     assert_eq!(kb.note(503, &ra).unwrap().id, "unavailable_retry_after");
-    let sdp = NoteContext { has_sdp: Some(true), ..Default::default() };
+    let sdp = NoteContext {
+        has_sdp: Some(true),
+        ..Default::default()
+    };
     assert_eq!(kb.note(183, &sdp).unwrap().id, "early_media_sdp");
-    let nosdp = NoteContext { has_sdp: Some(false), ..Default::default() };
+    let nosdp = NoteContext {
+        has_sdp: Some(false),
+        ..Default::default()
+    };
     assert_eq!(kb.note(183, &nosdp).unwrap().id, "progress_no_sdp");
-    assert_eq!(kb.note(603, &NoteContext::default()).unwrap().id, "global_stops_forking");
+    assert_eq!(
+        kb.note(603, &NoteContext::default()).unwrap().id,
+        "global_stops_forking"
+    );
 }
 
 #[test]
 fn events_pick_notes_from_their_dump() {
-    let evs = events(b"SIP/2.0 503 Service Unavailable\nCSeq: 1 INVITE\nRetry-After: 60\nContent-Length: 0\n\n", false, 64);
+    let evs = events(
+        b"SIP/2.0 503 Service Unavailable\nCSeq: 1 INVITE\nRetry-After: 60\nContent-Length: 0\n\n",
+        false,
+        64,
+    );
     assert_eq!(evs[0].retry_after, Some(Some(60)));
     let evs = events(b"SIP/2.0 183 Session Progress\nCSeq: 1 INVITE\nContent-Type: application/sdp\nContent-Length: 5\n\nv=0\n\n", false, 64);
     assert_eq!(evs[0].has_sdp, Some(true));
@@ -127,13 +167,17 @@ call_id = "x1"
     .unwrap();
     let cat = Catalog::load("en", Some(&dir)).unwrap();
     let m = sipannotate::matcher::Matcher::new(&cat).unwrap();
-    let evs = sipannotate::selfcheck::events_of(&cat, &m, b"noise\nACME-REPLY status=486 callid=x1\n");
+    let evs =
+        sipannotate::selfcheck::events_of(&cat, &m, b"noise\nACME-REPLY status=486 callid=x1\n");
     assert_eq!(evs.len(), 1);
     assert_eq!(cat.formats[evs[0].format].id, "acme.sbc");
     assert!(sipannotate::selfcheck::check_samples(&cat, &m).is_empty());
 
     std::fs::write(dir.join("broken.toml"), "id = \"b\"\ndescription = \"\"\nsystem = \"\"\nrole = \"event\"\nliterals = [\"xx\"]\nregex = '''(?P<cod>\\d+)'''\n").unwrap();
     let err = Catalog::load("en", Some(&dir)).unwrap_err().to_string();
-    assert!(err.contains("broken.toml") && err.contains("regex"), "{err}");
+    assert!(
+        err.contains("broken.toml") && err.contains("regex"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
