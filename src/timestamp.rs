@@ -22,8 +22,26 @@ pub fn extract(
     raw: &mut String,
     norm: &mut String,
 ) -> bool {
+    let mut no_hint = usize::MAX;
+    extract_from(shapes, &mut no_hint, line, raw, norm)
+}
+
+/// Like `extract`, trying first the shape that matched last time (`last`):
+/// one log keeps one stamp format, so this is usually the only one tried.
+pub fn extract_from(
+    shapes: &[TimestampShape],
+    last: &mut usize,
+    line: &[u8],
+    raw: &mut String,
+    norm: &mut String,
+) -> bool {
     let window = &line[..line.len().min(SEARCH_WINDOW)];
-    for shape in shapes {
+    let first = shapes.get(*last).into_iter().map(|s| (*last, s));
+    let rest = shapes.iter().enumerate().filter(|(i, _)| *i != *last);
+    for (i, shape) in first.chain(rest) {
+        if !shape.regex.is_match(window) {
+            continue;
+        }
         let Some(caps) = shape.regex.captures(window) else {
             continue;
         };
@@ -69,6 +87,7 @@ pub fn extract(
                 }
             }
         }
+        *last = i;
         return true;
     }
     false

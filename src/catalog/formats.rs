@@ -170,6 +170,15 @@ pub struct Negative {
     pub why: String,
 }
 
+/// A hand-written parser that stands in for a hot format's regex on the fast
+/// path. The regex stays the specification: the exhaustive (oracle) mode
+/// uses it, and the tests check that both agree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parser {
+    /// `SIP/2.0 NNN reason` behind any prefix (the `sip.message` regex).
+    SipStartLine,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FormatFile {
@@ -195,6 +204,7 @@ struct FormatFile {
     continuation: Option<String>,
     #[serde(default = "default_max_lines")]
     max_lines: usize,
+    parser: Option<String>,
     #[serde(default)]
     sample: Vec<Sample>,
     #[serde(default)]
@@ -256,6 +266,7 @@ pub struct Format {
     pub direction_map: Vec<(String, Direction)>,
     pub frame: FrameKind,
     pub continuation_slots: Slots,
+    pub parser: Option<Parser>,
     pub samples: Vec<Sample>,
     pub negatives: Vec<Negative>,
 }
@@ -326,7 +337,17 @@ impl Format {
                 raw.id
             )));
         }
+        let parser = match raw.parser.as_deref() {
+            None => None,
+            Some("sip_start_line") => Some(Parser::SipStartLine),
+            Some(other) => {
+                return Err(Error::new(format!(
+                    "{source}: key parser: {other:?} is not a built-in parser (known: \"sip_start_line\")"
+                )))
+            }
+        };
         Ok(Format {
+            parser,
             id: raw.id,
             description: raw.description,
             system: raw.system,

@@ -311,6 +311,9 @@ pub fn push_opt(b: &mut Vec<u8>, s: &str) {
 
 /// Appends bytes as a JSON string, decoding UTF-8 lossily.
 pub fn push_bytes(b: &mut Vec<u8>, bytes: &[u8]) {
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        return push_str(b, s);
+    }
     b.push(b'"');
     for chunk in bytes.utf8_chunks() {
         escape_into(b, chunk.valid());
@@ -328,8 +331,34 @@ pub fn push_str(b: &mut Vec<u8>, s: &str) {
     b.push(b'"');
 }
 
+/// True if any byte of the word needs escaping: < 0x20, '"', '\\' or 0x7f
+/// (SWAR: eight bytes per step).
+#[inline]
+fn word_needs_escape(w: u64) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(LO) & !v & HI;
+    let below_20 = w.wrapping_sub(LO * 0x20) & !w & HI;
+    below_20
+        | has_zero(w ^ (LO * b'"' as u64))
+        | has_zero(w ^ (LO * b'\\' as u64))
+        | has_zero(w ^ (LO * 0x7f))
+        != 0
+}
+
 fn escape_into(b: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
+    // Fast path: copy clean 8-byte words at once.
+    let mut clean = 0;
+    while clean + 8 <= bytes.len() {
+        let w = u64::from_le_bytes(bytes[clean..clean + 8].try_into().expect("8 bytes"));
+        if word_needs_escape(w) {
+            break;
+        }
+        clean += 8;
+    }
+    b.extend_from_slice(&bytes[..clean]);
+    let bytes = &bytes[clean..];
     let mut start = 0;
     for (i, &c) in bytes.iter().enumerate() {
         let esc: &[u8] = match c {
@@ -368,6 +397,31 @@ mod tests {
         assert_eq!(s, "\"a\\\"b\\\\c\\r\\n\\u0000\\u001b\u{FFFD}\"");
         let v: serde_json::Value = serde_json::from_str(&s).unwrap();
         assert_eq!(v.as_str().unwrap(), "a\"b\\c\r\n\u{0}\u{1b}\u{FFFD}");
+    }
+
+    #[test]
+    fn word_check_finds_every_byte_that_needs_escaping() {
+        for c in 0u8..=255 {
+            let needs = c < 0x20 || c == b'"' || c == b'\\' || c == 0x7f;
+            for pos in 0..8 {
+                let mut w = *b"abcdefgh";
+                w[pos] = c;
+                assert_eq!(
+                    word_needs_escape(u64::from_le_bytes(w)),
+                    needs,
+                    "byte {c:#x} at {pos}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn long_strings_escape_like_short_ones() {
+        let s = "0123456789abcdef\"quoted\"\u{1}tail-after-the-escapes";
+        let mut b = Vec::new();
+        push_str(&mut b, s);
+        let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+        assert_eq!(v.as_str().unwrap(), s);
     }
 
     #[test]

@@ -81,6 +81,8 @@ pub struct Engine<'c> {
     request_event: Event,
     /// `buf[pos..no_newline_until]` is known to hold no line break.
     no_newline_until: usize,
+    /// The timestamp shape that matched last (logs keep one format).
+    last_shape: usize,
 }
 
 impl<'c> Engine<'c> {
@@ -104,6 +106,7 @@ impl<'c> Engine<'c> {
             exhaustive: false,
             request_event: Event::default(),
             no_newline_until: 0,
+            last_shape: usize::MAX,
         }
     }
 
@@ -407,10 +410,7 @@ impl<'c> Engine<'c> {
         ev.raw.extend_from_slice(content);
         let mut reason_span: Option<(usize, usize)> = None;
         for field in Field::ALL {
-            let Some(slot) = format.slots.get(field) else {
-                continue;
-            };
-            let Some((s, e)) = self.scratch.locations[hit.format].get(slot) else {
+            let Some((s, e)) = self.scratch.spans[field as usize] else {
                 continue;
             };
             let value = &content[s..e];
@@ -465,11 +465,12 @@ impl<'c> Engine<'c> {
         );
         if ev.ts_raw.is_empty() {
             let shapes = &catalog.timestamps;
-            let found = timestamp::extract(shapes, content, &mut ev.ts_raw, &mut ev.ts)
-                || (1..=depth)
-                    .filter(|d| ctx_lines[*d])
-                    .any(|d| timestamp::extract(shapes, lines[d], &mut ev.ts_raw, &mut ev.ts));
-            let _ = found;
+            let last = &mut self.last_shape;
+            // The status line's own stamp, else the nearest wrapper's.
+            let _found = timestamp::extract_from(shapes, last, content, &mut ev.ts_raw, &mut ev.ts)
+                || (1..=depth).filter(|d| ctx_lines[*d]).any(|d| {
+                    timestamp::extract_from(shapes, last, lines[d], &mut ev.ts_raw, &mut ev.ts)
+                });
         } else if ev.ts.is_empty() {
             let raw = std::mem::take(&mut ev.ts_raw);
             if !timestamp::extract(

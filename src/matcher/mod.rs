@@ -15,7 +15,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use memchr::memmem;
 use regex::bytes::CaptureLocations;
 
-use crate::catalog::formats::{Field, Format, FrameKind, Role, Slots};
+use crate::catalog::formats::{Field, Format, FrameKind, Parser, Role, Slots};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 
@@ -48,6 +48,8 @@ pub struct Matcher {
 #[derive(Debug)]
 pub struct Scratch {
     pub(crate) locations: Vec<CaptureLocations>,
+    /// Field spans of the last recognized line (from its regex or hand parser).
+    pub(crate) spans: [Option<(usize, usize)>; Field::ALL.len()],
     continuation_locations: Vec<Option<CaptureLocations>>,
     present: Vec<bool>,
     used: Vec<bool>,
@@ -151,6 +153,7 @@ impl Matcher {
                     _ => None,
                 })
                 .collect(),
+            spans: [None; Field::ALL.len()],
             present: vec![false; catalog.formats.len()],
             used: vec![false; catalog.formats.len()],
         }
@@ -175,7 +178,7 @@ impl Matcher {
         if !any {
             return None;
         }
-        self.try_formats(catalog, scratch, line)
+        self.try_formats(catalog, scratch, line, true)
     }
 
     /// Like `recognize`, but tries every format's regex whatever the
@@ -187,10 +190,16 @@ impl Matcher {
         line: &[u8],
     ) -> Option<Hit> {
         scratch.present.iter_mut().for_each(|p| *p = true);
-        self.try_formats(catalog, scratch, line)
+        self.try_formats(catalog, scratch, line, false)
     }
 
-    fn try_formats(&self, catalog: &Catalog, scratch: &mut Scratch, line: &[u8]) -> Option<Hit> {
+    fn try_formats(
+        &self,
+        catalog: &Catalog,
+        scratch: &mut Scratch,
+        line: &[u8],
+        parsers: bool,
+    ) -> Option<Hit> {
         for &fi in &self.primary {
             if !scratch.present[fi] {
                 continue;
@@ -203,10 +212,28 @@ impl Matcher {
             {
                 continue;
             }
+            if parsers {
+                if let Some(parser) = format.parser {
+                    scratch.spans = [None; Field::ALL.len()];
+                    if let Some((start, end)) = parse(parser, line, &mut scratch.spans) {
+                        return Some(Hit {
+                            format: fi,
+                            role: format.role,
+                            start,
+                            end,
+                        });
+                    }
+                    continue;
+                }
+            }
             let locs = &mut scratch.locations[fi];
             if let Some(m) = format.regex.captures_read(locs, line) {
                 if format.role == Role::Event && !valid_code(line, locs, &format.slots) {
                     continue;
+                }
+                for field in Field::ALL {
+                    scratch.spans[field as usize] =
+                        format.slots.get(field).and_then(|slot| locs.get(slot));
                 }
                 return Some(Hit {
                     format: fi,
@@ -228,8 +255,8 @@ impl Matcher {
         line: &'l [u8],
         field: Field,
     ) -> Option<&'l [u8]> {
-        let slot = catalog.formats[hit.format].slots.get(field)?;
-        let (s, e) = scratch.locations[hit.format].get(slot)?;
+        let _ = (catalog, hit);
+        let (s, e) = scratch.spans[field as usize]?;
         Some(&line[s..e])
     }
 
@@ -412,6 +439,63 @@ fn implied_owners(literals: &[String], owners: &[Vec<usize>]) -> Vec<Vec<usize>>
             all
         })
         .collect()
+}
+
+/// Runs a hand parser; on a match fills `spans` and returns the match span.
+fn parse(
+    parser: Parser,
+    line: &[u8],
+    spans: &mut [Option<(usize, usize)>; Field::ALL.len()],
+) -> Option<(usize, usize)> {
+    match parser {
+        Parser::SipStartLine => sip_start_line(line, spans),
+    }
+}
+
+/// The `sip.message` regex by hand:
+/// `(?:^|[^A-Za-z0-9/]|#012|<010>|\\n)SIP/2\.0 (?P<code>[1-6]\d\d)(?P<reason>(?:[ \t.'>#^<\]\\].*)?)$`
+fn sip_start_line(
+    line: &[u8],
+    spans: &mut [Option<(usize, usize)>; Field::ALL.len()],
+) -> Option<(usize, usize)> {
+    const LIT: &[u8] = b"SIP/2.0 ";
+    for p in memmem::find_iter(line, LIT) {
+        let before = &line[..p];
+        let start = if p == 0 {
+            0
+        } else if before.ends_with(b"#012") {
+            p - 4
+        } else if before.ends_with(b"<010>") {
+            p - 5
+        } else if before.ends_with(b"\\n") {
+            p - 2
+        } else if !(line[p - 1].is_ascii_alphanumeric() || line[p - 1] == b'/') {
+            p - 1
+        } else {
+            continue;
+        };
+        let c = p + LIT.len();
+        let Some(digits) = line.get(c..c + 3) else {
+            continue;
+        };
+        if !(b'1'..=b'6').contains(&digits[0])
+            || !digits[1].is_ascii_digit()
+            || !digits[2].is_ascii_digit()
+        {
+            continue;
+        }
+        let r = c + 3;
+        if r < line.len() && !b" \t.'>#^<]\\".contains(&line[r]) {
+            continue;
+        }
+        if line[r..].contains(&b'\n') {
+            continue;
+        }
+        spans[Field::Code as usize] = Some((c, r));
+        spans[Field::Reason as usize] = Some((r, line.len()));
+        return Some((start, line.len()));
+    }
+    None
 }
 
 fn valid_code(line: &[u8], locs: &CaptureLocations, slots: &Slots) -> bool {
