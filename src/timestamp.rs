@@ -4,7 +4,9 @@
 
 use std::fmt::Write as _;
 
-use crate::catalog::formats::TimestampShape;
+use regex::bytes::CaptureLocations;
+
+use crate::catalog::formats::{TimestampShape, TIMESTAMP_GROUPS};
 use crate::event::set_lossy;
 
 /// Only the first bytes of a line are searched: stamps lead their lines.
@@ -14,6 +16,24 @@ const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
+/// Per-input memory of where stamps were: a log keeps one stamp format at
+/// one column, so the next stamp is first looked for there, in a small window.
+#[derive(Debug)]
+pub struct Finder {
+    last: Option<(usize, usize)>,
+    locations: Vec<CaptureLocations>,
+}
+
+impl Finder {
+    /// A finder for these shapes.
+    pub fn new(shapes: &[TimestampShape]) -> Finder {
+        Finder {
+            last: None,
+            locations: shapes.iter().map(|s| s.regex.capture_locations()).collect(),
+        }
+    }
+}
+
 /// Looks for a timestamp at the start of `line`; on success writes the stamp
 /// as logged to `raw` and its RFC 3339 form (or "" if it has no year) to `norm`.
 pub fn extract(
@@ -22,75 +42,138 @@ pub fn extract(
     raw: &mut String,
     norm: &mut String,
 ) -> bool {
-    let mut no_hint = usize::MAX;
-    extract_from(shapes, &mut no_hint, line, raw, norm)
+    extract_with(shapes, &mut Finder::new(shapes), line, raw, norm)
 }
 
-/// Like `extract`, trying first the shape that matched last time (`last`):
-/// one log keeps one stamp format, so this is usually the only one tried.
-pub fn extract_from(
+/// Like `extract`, trying first the shape and column that matched last time.
+pub fn extract_with(
     shapes: &[TimestampShape],
-    last: &mut usize,
+    finder: &mut Finder,
     line: &[u8],
     raw: &mut String,
     norm: &mut String,
 ) -> bool {
     let window = &line[..line.len().min(SEARCH_WINDOW)];
-    let first = shapes.get(*last).into_iter().map(|s| (*last, s));
-    let rest = shapes.iter().enumerate().filter(|(i, _)| *i != *last);
-    for (i, shape) in first.chain(rest) {
-        if !shape.regex.is_match(window) {
-            continue;
-        }
-        let Some(caps) = shape.regex.captures(window) else {
-            continue;
-        };
-        let Some(ts) = caps.name("ts") else { continue };
-        set_lossy(raw, ts.as_bytes());
-        norm.clear();
-        let num = |name: &str| -> Option<u32> {
-            std::str::from_utf8(caps.name(name)?.as_bytes())
-                .ok()?
-                .parse()
-                .ok()
-        };
-        let month = num("month").or_else(|| {
-            let m = caps.name("mon")?.as_bytes();
-            MONTHS
-                .iter()
-                .position(|x| x.as_bytes() == m)
-                .map(|p| p as u32 + 1)
-        });
-        if let (Some(y), Some(mo), Some(d), Some(h), Some(mi), Some(s)) = (
-            num("year"),
-            month,
-            num("day"),
-            num("hour"),
-            num("minute"),
-            num("second"),
-        ) {
-            if (1..=12).contains(&mo) && (1..=31).contains(&d) && h < 24 && mi < 60 && s < 61 {
-                let _ = write!(norm, "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}");
-                if let Some(frac) = caps.name("frac") {
-                    norm.push('.');
-                    norm.push_str(std::str::from_utf8(frac.as_bytes()).unwrap_or("0"));
-                }
-                if let Some(tz) = caps.name("tz") {
-                    match tz.as_bytes() {
-                        b"Z" | b"GMT" | b"UTC" => norm.push('Z'),
-                        t if t.len() == 5 => {
-                            let t = std::str::from_utf8(t).unwrap_or("+0000");
-                            let _ = write!(norm, "{}:{}", &t[..3], &t[3..]);
-                        }
-                        t => norm.push_str(std::str::from_utf8(t).unwrap_or("")),
-                    }
-                }
+    if let Some((i, at)) = finder.last {
+        if at < window.len() {
+            let near = &window[at..window.len().min(at + 48)];
+            let locs = &mut finder.locations[i];
+            if shapes[i].regex.captures_read(locs, near).is_some()
+                && ts_start(&shapes[i], locs) == Some(0)
+            {
+                normalise(&shapes[i], locs, near, raw, norm);
+                return true;
             }
         }
-        *last = i;
+    }
+    for (i, shape) in shapes.iter().enumerate() {
+        let locs = &mut finder.locations[i];
+        // A DFA answers "no stamp here" far cheaper than a capture search.
+        if !shape.regex.is_match(window) || shape.regex.captures_read(locs, window).is_none() {
+            continue;
+        }
+        let Some(at) = ts_start(shape, locs) else {
+            continue;
+        };
+        normalise(shape, locs, window, raw, norm);
+        finder.last = Some((i, at));
         return true;
     }
     false
+}
+
+fn group(shape: &TimestampShape, locs: &CaptureLocations, name: &str) -> Option<(usize, usize)> {
+    let slot = TIMESTAMP_GROUPS
+        .iter()
+        .position(|g| *g == name)
+        .unwrap_or(TIMESTAMP_GROUPS.len());
+    locs.get(shape.groups[slot]?)
+}
+
+/// Appends `n` with at least `width` digits.
+fn push_num(out: &mut String, n: u32, width: usize) {
+    let mut digits = [b'0'; 10];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let start = i.min(digits.len() - width);
+    out.push_str(std::str::from_utf8(&digits[start..]).expect("ASCII digits"));
+}
+
+fn ts_start(shape: &TimestampShape, locs: &CaptureLocations) -> Option<usize> {
+    group(shape, locs, "ts").map(|(s, _)| s)
+}
+
+fn normalise(
+    shape: &TimestampShape,
+    locs: &CaptureLocations,
+    hay: &[u8],
+    raw: &mut String,
+    norm: &mut String,
+) {
+    let get = |name: &str| group(shape, locs, name).map(|(s, e)| &hay[s..e]);
+    let Some(ts) = get("ts") else { return };
+    set_lossy(raw, ts);
+    norm.clear();
+    let num = |name: &str| -> Option<u32> {
+        let d = get(name)?;
+        (!d.is_empty() && d.len() <= 9 && d.iter().all(u8::is_ascii_digit))
+            .then(|| d.iter().fold(0u32, |n, b| n * 10 + u32::from(b - b'0')))
+    };
+    let month = num("month").or_else(|| {
+        let m = get("mon")?;
+        MONTHS
+            .iter()
+            .position(|x| x.as_bytes() == m)
+            .map(|p| p as u32 + 1)
+    });
+    let (Some(y), Some(mo), Some(d), Some(h), Some(mi), Some(s)) = (
+        num("year"),
+        month,
+        num("day"),
+        num("hour"),
+        num("minute"),
+        num("second"),
+    ) else {
+        return;
+    };
+    if !((1..=12).contains(&mo) && (1..=31).contains(&d) && h < 24 && mi < 60 && s < 61) {
+        return;
+    }
+    for (value, width, sep) in [
+        (y, 4, '-'),
+        (mo, 2, '-'),
+        (d, 2, 'T'),
+        (h, 2, ':'),
+        (mi, 2, ':'),
+        (s, 2, ' '),
+    ] {
+        push_num(norm, value, width);
+        if sep != ' ' {
+            norm.push(sep);
+        }
+    }
+    if let Some(frac) = get("frac") {
+        norm.push('.');
+        norm.push_str(std::str::from_utf8(frac).unwrap_or("0"));
+    }
+    if let Some(tz) = get("tz") {
+        match tz {
+            b"Z" | b"GMT" | b"UTC" => norm.push('Z'),
+            t if t.len() == 5 => {
+                let t = std::str::from_utf8(t).unwrap_or("+0000");
+                let _ = write!(norm, "{}:{}", &t[..3], &t[3..]);
+            }
+            t => norm.push_str(std::str::from_utf8(t).unwrap_or("")),
+        }
+    }
 }
 
 /// Converts seconds since the Unix epoch to RFC 3339 UTC.

@@ -206,6 +206,8 @@ struct FormatFile {
     max_lines: usize,
     parser: Option<String>,
     #[serde(default)]
+    kv: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
     sample: Vec<Sample>,
     #[serde(default)]
     negative: Vec<Negative>,
@@ -267,6 +269,9 @@ pub struct Format {
     pub frame: FrameKind,
     pub continuation_slots: Slots,
     pub parser: Option<Parser>,
+    /// Fields read from `key=value` pairs after the regex matched, e.g.
+    /// `src` from `src_ip=...;` (values end at ';', ',' or the line end).
+    pub kv: Vec<(Field, String)>,
     pub samples: Vec<Sample>,
     pub negatives: Vec<Negative>,
 }
@@ -277,9 +282,12 @@ impl Format {
         let raw: FormatFile = crate::catalog::kb::parse_toml(source, text)?;
         let regex = compile(&raw.regex, source, "regex")?;
         let slots = Slots::of(&regex, source, "regex")?;
-        if raw.role == Role::Event && slots.get(Field::Code).is_none() {
+        if raw.role == Role::Event
+            && slots.get(Field::Code).is_none()
+            && !raw.kv.contains_key("code")
+        {
             return Err(Error::new(format!(
-                "{source}: key regex: an event format must capture (?P<code>...)"
+                "{source}: key regex: an event format must capture (?P<code>...) or read it with kv.code"
             )));
         }
         if raw.literals.is_empty() || raw.literals.iter().any(|l| l.len() < 2) {
@@ -346,7 +354,20 @@ impl Format {
                 )))
             }
         };
+        let mut kv = Vec::new();
+        for (name, key) in &raw.kv {
+            let field = Field::from_name(name).ok_or_else(|| {
+                Error::new(format!("{source}: key kv.{name}: not a field name (code, reason, method, call_id, src, ...)"))
+            })?;
+            if key.is_empty() || key.contains(['=', ';']) {
+                return Err(Error::new(format!(
+                    "{source}: key kv.{name}: {key:?} is not a key name"
+                )));
+            }
+            kv.push((field, key.clone()));
+        }
         Ok(Format {
+            kv,
             parser,
             id: raw.id,
             description: raw.description,
@@ -450,6 +471,8 @@ impl SipSyntax {
 pub struct TimestampShape {
     pub id: String,
     pub regex: Regex,
+    /// Capture index of each of `TIMESTAMP_GROUPS`, then of "tz".
+    pub groups: [Option<usize>; TIMESTAMP_GROUPS.len() + 1],
 }
 
 #[derive(Deserialize)]
@@ -490,7 +513,21 @@ pub fn parse_timestamps(source: &str, text: &str) -> Result<Vec<TimestampShape>>
                 "{source}: key {key}: must capture the whole stamp as (?P<ts>...)"
             )));
         }
-        shapes.push(TimestampShape { id: s.id, regex });
+        let mut groups = [None; TIMESTAMP_GROUPS.len() + 1];
+        for (i, name) in regex.capture_names().enumerate() {
+            if let Some(name) = name {
+                let slot = TIMESTAMP_GROUPS
+                    .iter()
+                    .position(|g| *g == name)
+                    .unwrap_or(TIMESTAMP_GROUPS.len());
+                groups[slot] = Some(i);
+            }
+        }
+        shapes.push(TimestampShape {
+            id: s.id,
+            regex,
+            groups,
+        });
     }
     Ok(shapes)
 }

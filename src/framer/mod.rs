@@ -81,8 +81,8 @@ pub struct Engine<'c> {
     request_event: Event,
     /// `buf[pos..no_newline_until]` is known to hold no line break.
     no_newline_until: usize,
-    /// The timestamp shape that matched last (logs keep one format).
-    last_shape: usize,
+    /// Where the last timestamp was (logs keep one format at one column).
+    stamps: timestamp::Finder,
 }
 
 impl<'c> Engine<'c> {
@@ -106,7 +106,7 @@ impl<'c> Engine<'c> {
             exhaustive: false,
             request_event: Event::default(),
             no_newline_until: 0,
-            last_shape: usize::MAX,
+            stamps: timestamp::Finder::new(&catalog.timestamps),
         }
     }
 
@@ -465,11 +465,11 @@ impl<'c> Engine<'c> {
         );
         if ev.ts_raw.is_empty() {
             let shapes = &catalog.timestamps;
-            let last = &mut self.last_shape;
+            let last = &mut self.stamps;
             // The status line's own stamp, else the nearest wrapper's.
-            let _found = timestamp::extract_from(shapes, last, content, &mut ev.ts_raw, &mut ev.ts)
+            let _found = timestamp::extract_with(shapes, last, content, &mut ev.ts_raw, &mut ev.ts)
                 || (1..=depth).filter(|d| ctx_lines[*d]).any(|d| {
-                    timestamp::extract_from(shapes, last, lines[d], &mut ev.ts_raw, &mut ev.ts)
+                    timestamp::extract_with(shapes, last, lines[d], &mut ev.ts_raw, &mut ev.ts)
                 });
         } else if ev.ts.is_empty() {
             let raw = std::mem::take(&mut ev.ts_raw);

@@ -15,7 +15,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use memchr::memmem;
 use regex::bytes::CaptureLocations;
 
-use crate::catalog::formats::{Field, Format, FrameKind, Parser, Role, Slots};
+use crate::catalog::formats::{Field, Format, FrameKind, Parser, Role};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 
@@ -228,12 +228,21 @@ impl Matcher {
             }
             let locs = &mut scratch.locations[fi];
             if let Some(m) = format.regex.captures_read(locs, line) {
-                if format.role == Role::Event && !valid_code(line, locs, &format.slots) {
-                    continue;
-                }
                 for field in Field::ALL {
                     scratch.spans[field as usize] =
                         format.slots.get(field).and_then(|slot| locs.get(slot));
+                }
+                for (field, key) in &format.kv {
+                    let slot = &mut scratch.spans[*field as usize];
+                    if slot.is_none() {
+                        *slot = kv_span(line, key.as_bytes(), m.end());
+                    }
+                }
+                if format.role == Role::Event {
+                    let code = scratch.spans[Field::Code as usize].map(|(s, e)| &line[s..e]);
+                    if code.and_then(parse_code).is_none() {
+                        continue;
+                    }
                 }
                 return Some(Hit {
                     format: fi,
@@ -498,11 +507,26 @@ fn sip_start_line(
     None
 }
 
-fn valid_code(line: &[u8], locs: &CaptureLocations, slots: &Slots) -> bool {
-    let Some((s, e)) = slots.get(Field::Code).and_then(|i| locs.get(i)) else {
-        return false;
-    };
-    parse_code(&line[s..e]).is_some()
+/// The span of the value of `key=` in a `k=v;k=v` (or `k=v, k=v`) list at or
+/// after `from`: the key follows ';', ',', a blank, or `from` itself; the
+/// value ends at ';', ',' or the end of the line.
+pub fn kv_span(line: &[u8], key: &[u8], from: usize) -> Option<(usize, usize)> {
+    let mut at_from = from;
+    while let Some(i) = memmem::find(&line[at_from..], key) {
+        let at = at_from + i;
+        let after = at + key.len();
+        let starts = at == from || at == 0 || matches!(line[at - 1], b';' | b',' | b' ' | b'\t');
+        if starts && line.get(after) == Some(&b'=') {
+            let value = after + 1;
+            let end = line[value..]
+                .iter()
+                .position(|b| *b == b';' || *b == b',')
+                .map_or(line.len(), |p| value + p);
+            return Some((value, end));
+        }
+        at_from = at + 1;
+    }
+    None
 }
 
 /// Parses a three-digit response code in 100..=699.

@@ -146,7 +146,7 @@ fn explain_one_and_compare_two() {
     assert!(out.contains("183 Session Progress") && out.contains("200 OK"));
     assert!(out.contains("Key differences:"));
     assert!(
-        out.contains("183 is a provisional Provisional response (1xx)"),
+        out.contains("183 belongs to Provisional (1xx) and is provisional."),
         "{out}"
     );
 }
