@@ -201,6 +201,17 @@ pub fn from_epoch(digits: &[u8], raw: &mut String, norm: &mut String) -> bool {
     true
 }
 
+/// Converts microseconds since the epoch (journald) to RFC 3339 UTC.
+pub fn from_epoch_micros(us: u64, raw: &mut String, norm: &mut String) {
+    let secs = (us / 1_000_000).to_string();
+    if from_epoch(secs.as_bytes(), raw, norm) {
+        raw.clear();
+        let _ = write!(raw, "{us}");
+        norm.pop(); // 'Z'
+        let _ = write!(norm, ".{:06}Z", us % 1_000_000);
+    }
+}
+
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian
 /// (Howard Hinnant's algorithm).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {

@@ -11,6 +11,7 @@
 //! - an open frame is closed by a non-member line, its size caps, the end of
 //!   input, or `idle()` (the pipe went quiet), so its event is never lost.
 
+pub mod journald;
 pub mod message;
 
 use std::io::{self, Read};
@@ -31,7 +32,7 @@ pub const CHUNK: usize = 128 * 1024;
 pub const DEFAULT_MAX_LINE: usize = 4 * 1024 * 1024;
 /// Bytes of already-processed lines kept for wrapper lookback.
 const LOOKBACK_BYTES: usize = 16 * 1024;
-const MAX_LOOKBACK_LINES: usize = 8;
+const MAX_LOOKBACK_LINES: usize = 12;
 
 /// Counters for one input.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +80,8 @@ pub struct Engine<'c> {
     exhaustive: bool,
     /// Receives the headers of request frames (never emitted).
     request_event: Event,
+    /// The decoded MESSAGE of a journal JSON record.
+    decoded: Vec<u8>,
     /// `buf[pos..no_newline_until]` is known to hold no line break.
     no_newline_until: usize,
     /// Where the last timestamp was (logs keep one format at one column).
@@ -105,6 +108,7 @@ impl<'c> Engine<'c> {
             stats: Stats::default(),
             exhaustive: false,
             request_event: Event::default(),
+            decoded: Vec::new(),
             no_newline_until: 0,
             stamps: timestamp::Finder::new(&catalog.timestamps),
         }
@@ -352,9 +356,43 @@ impl<'c> Engine<'c> {
                 self.close_frame(out)?;
             }
         }
-        // A fresh line: only candidates can be status or request lines.
-        let line = &self.buf[start..stop];
-        let content = &self.buf[start..cstop];
+        // A fresh line: only candidates can be status or request lines. A
+        // journal JSON record is matched on its decoded MESSAGE.
+        let mut decoded = std::mem::take(&mut self.decoded);
+        let record = journald::decode(&self.buf[start..cstop], &mut decoded);
+        let result = self.fresh_line(
+            start,
+            stop,
+            stop_nl,
+            newline,
+            line_no,
+            record.map(|r| (r, &decoded[..])),
+            out,
+        );
+        self.decoded = decoded;
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn fresh_line<O: Output>(
+        &mut self,
+        start: usize,
+        stop: usize,
+        stop_nl: usize,
+        newline: bool,
+        line_no: u64,
+        journal: Option<(journald::Record, &[u8])>,
+        out: &mut O,
+    ) -> io::Result<()> {
+        let cstop = if stop > start && self.buf[stop - 1] == b'\r' {
+            stop - 1
+        } else {
+            stop
+        };
+        let (line, content) = match journal {
+            Some((_, message)) => (message, message),
+            None => (&self.buf[start..stop], &self.buf[start..cstop]),
+        };
         let hit = if self.exhaustive {
             self.matcher
                 .recognize_any(self.catalog, &mut self.scratch, content)
@@ -386,11 +424,12 @@ impl<'c> Engine<'c> {
                 }
                 out.passthrough(&self.input, &self.buf[start..stop_nl], line_no)
             }
-            Role::Event => self.open_event(hit, start, stop, newline, line_no, out),
+            Role::Event => self.open_event(hit, start, stop, newline, line_no, journal, out),
             Role::Context => unreachable!("context formats are not in the prefilter"),
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn open_event<O: Output>(
         &mut self,
         hit: Hit,
@@ -398,10 +437,14 @@ impl<'c> Engine<'c> {
         stop: usize,
         newline: bool,
         line_no: u64,
+        journal: Option<(journald::Record, &[u8])>,
         out: &mut O,
     ) -> io::Result<()> {
         let catalog = self.catalog;
-        let content = strip_cr(&self.buf[start..stop]);
+        let content = match journal {
+            Some((_, message)) => message,
+            None => strip_cr(&self.buf[start..stop]),
+        };
         let format = &catalog.formats[hit.format];
         let ev = &mut self.event;
         ev.clear();
@@ -463,6 +506,15 @@ impl<'c> Engine<'c> {
                 }
             },
         );
+        if let Some((
+            journald::Record {
+                realtime_us: Some(us),
+            },
+            _,
+        )) = journal
+        {
+            timestamp::from_epoch_micros(us, &mut ev.ts_raw, &mut ev.ts);
+        }
         if ev.ts_raw.is_empty() {
             let shapes = &catalog.timestamps;
             let last = &mut self.stamps;
@@ -486,6 +538,9 @@ impl<'c> Engine<'c> {
         let mut inline_rest: &[u8] = &[];
         if let Some((s, e)) = reason_span {
             let (reason, rest) = split_reason(&content[s..e], &catalog.sip);
+            // Field-separated output (tshark -T fields) ends the phrase at a tab.
+            let reason = trim(reason);
+            let reason = &reason[..memchr(b'\t', reason).unwrap_or(reason.len())];
             set_lossy(&mut ev.reason, clean_value(reason, dot_is_cr));
             inline_rest = rest;
         }

@@ -133,7 +133,7 @@ impl Matcher {
             contexts,
             context_prefilter,
             context_owners,
-            max_lookback: max_lookback.min(8),
+            max_lookback: max_lookback.min(12),
         })
     }
 

@@ -155,3 +155,31 @@ fn unregistered_codes_get_class_guidance_and_are_never_dropped() {
         assert!(!v["fix"].as_str().unwrap().is_empty());
     }
 }
+
+#[test]
+fn journal_json_records_are_unwrapped() {
+    let data = concat!(
+        r#"{"__REALTIME_TIMESTAMP":"1700000000123456","_HOSTNAME":"pbx1","MESSAGE":"    -- Got SIP response 486 \"Busy Here\" back from 203.0.113.9:5060","_PID":"812"}"#,
+        "\n",
+        r#"{"__REALTIME_TIMESTAMP":"1700000001000000","MESSAGE":"<--- Received SIP response (451 bytes) from UDP:10.9.9.120:5060 --->\nSIP/2.0 503 Service Unavailable\nCall-ID: j1@h\nCSeq: 7 INVITE\nContent-Length: 0\n\n","_PID":"812"}"#,
+        "\n",
+        r#"{"__REALTIME_TIMESTAMP":"1700000002000000","MESSAGE":"SIP/2.0 200 OK","_PID":"812"}"#,
+        "\n"
+    );
+    let evs = events(data.as_bytes(), false, 7);
+    assert_eq!(evs.len(), 3);
+    assert_eq!((evs[0].code, evs[0].reason.as_str()), (486, "Busy Here"));
+    assert_eq!(evs[0].ts, "2023-11-14T22:13:20.123456Z");
+    assert_eq!(evs[1].call_id, "j1@h");
+    assert_eq!(evs[1].src, "10.9.9.120:5060");
+    assert_eq!(
+        evs[2].reason, "OK",
+        "the JSON around the message is not part of the phrase"
+    );
+    let oracle: Vec<String> = events(data.as_bytes(), true, 7)
+        .iter()
+        .map(summary)
+        .collect();
+    assert_eq!(evs.iter().map(summary).collect::<Vec<_>>(), oracle);
+    passthrough_is_exact(data.as_bytes());
+}
