@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use regex::bytes::CaptureLocations;
 
-use crate::catalog::formats::{TimestampShape, TIMESTAMP_GROUPS};
+use crate::catalog::formats::TimestampShape;
 use crate::event::set_lossy;
 
 /// Only the first bytes of a line are searched: stamps lead their lines.
@@ -82,11 +82,19 @@ pub fn extract_with(
     false
 }
 
-fn group(shape: &TimestampShape, locs: &CaptureLocations, name: &str) -> Option<(usize, usize)> {
-    let slot = TIMESTAMP_GROUPS
-        .iter()
-        .position(|g| *g == name)
-        .unwrap_or(TIMESTAMP_GROUPS.len());
+// Slots in `TimestampShape::groups` (the order of TIMESTAMP_GROUPS, then tz).
+const TS: usize = 0;
+const YEAR: usize = 1;
+const MONTH: usize = 2;
+const MON: usize = 3;
+const DAY: usize = 4;
+const HOUR: usize = 5;
+const MINUTE: usize = 6;
+const SECOND: usize = 7;
+const FRAC: usize = 8;
+const TZ: usize = 9;
+
+fn group(shape: &TimestampShape, locs: &CaptureLocations, slot: usize) -> Option<(usize, usize)> {
     locs.get(shape.groups[slot]?)
 }
 
@@ -108,7 +116,7 @@ fn push_num(out: &mut String, n: u32, width: usize) {
 }
 
 fn ts_start(shape: &TimestampShape, locs: &CaptureLocations) -> Option<usize> {
-    group(shape, locs, "ts").map(|(s, _)| s)
+    group(shape, locs, TS).map(|(s, _)| s)
 }
 
 fn normalise(
@@ -118,29 +126,29 @@ fn normalise(
     raw: &mut String,
     norm: &mut String,
 ) {
-    let get = |name: &str| group(shape, locs, name).map(|(s, e)| &hay[s..e]);
-    let Some(ts) = get("ts") else { return };
+    let get = |slot: usize| group(shape, locs, slot).map(|(s, e)| &hay[s..e]);
+    let Some(ts) = get(TS) else { return };
     set_lossy(raw, ts);
     norm.clear();
-    let num = |name: &str| -> Option<u32> {
-        let d = get(name)?;
+    let num = |slot: usize| -> Option<u32> {
+        let d = get(slot)?;
         (!d.is_empty() && d.len() <= 9 && d.iter().all(u8::is_ascii_digit))
             .then(|| d.iter().fold(0u32, |n, b| n * 10 + u32::from(b - b'0')))
     };
-    let month = num("month").or_else(|| {
-        let m = get("mon")?;
+    let month = num(MONTH).or_else(|| {
+        let m = get(MON)?;
         MONTHS
             .iter()
             .position(|x| x.as_bytes() == m)
             .map(|p| p as u32 + 1)
     });
     let (Some(y), Some(mo), Some(d), Some(h), Some(mi), Some(s)) = (
-        num("year"),
+        num(YEAR),
         month,
-        num("day"),
-        num("hour"),
-        num("minute"),
-        num("second"),
+        num(DAY),
+        num(HOUR),
+        num(MINUTE),
+        num(SECOND),
     ) else {
         return;
     };
@@ -160,11 +168,11 @@ fn normalise(
             norm.push(sep);
         }
     }
-    if let Some(frac) = get("frac") {
+    if let Some(frac) = get(FRAC) {
         norm.push('.');
         norm.push_str(std::str::from_utf8(frac).unwrap_or("0"));
     }
-    if let Some(tz) = get("tz") {
+    if let Some(tz) = get(TZ) {
         match tz {
             b"Z" | b"GMT" | b"UTC" => norm.push('Z'),
             t if t.len() == 5 => {

@@ -33,6 +33,8 @@ pub const DEFAULT_MAX_LINE: usize = 4 * 1024 * 1024;
 /// Bytes of already-processed lines kept for wrapper lookback.
 const LOOKBACK_BYTES: usize = 16 * 1024;
 const MAX_LOOKBACK_LINES: usize = 12;
+/// Lines above a status line that are always searched for wrappers.
+const NEAR_LOOKBACK: usize = 3;
 
 /// Counters for one input.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -470,42 +472,59 @@ impl<'c> Engine<'c> {
         // Contexts: the prefix of this line, then the lines above.
         let mut lines: [&[u8]; MAX_LOOKBACK_LINES + 1] = [&[]; MAX_LOOKBACK_LINES + 1];
         lines[0] = &content[..sip_at];
-        let depth = self.matcher.max_lookback.min(MAX_LOOKBACK_LINES);
+        let full_depth = self.matcher.max_lookback.min(MAX_LOOKBACK_LINES);
+        let mut depth = full_depth.min(NEAR_LOOKBACK);
         let mut cursor = start;
-        for slot in lines.iter_mut().skip(1).take(depth) {
-            if cursor <= self.keep {
-                break;
-            }
-            let prev_end = cursor - 1; // the '\n' before `cursor`
-            let prev_start = memrchr(b'\n', &self.buf[self.keep..prev_end])
-                .map_or(self.keep, |i| self.keep + i + 1);
-            *slot = strip_cr(&self.buf[prev_start..prev_end]);
-            cursor = prev_start;
-        }
+        let mut filled = 0;
         let mut dot_is_cr = false;
         let mut ctx_lines = [false; MAX_LOOKBACK_LINES + 1];
-        self.matcher.contexts(
-            catalog,
-            &mut self.scratch,
-            &lines[..=depth],
-            |ci, distance, field, value| {
-                let f = &catalog.formats[ci];
-                if ev.wrapper.is_none() {
-                    ev.wrapper = Some(ci);
+        let mut from = 0;
+        loop {
+            for slot in lines.iter_mut().take(depth + 1).skip(filled + 1) {
+                if cursor <= self.keep {
+                    break;
                 }
-                dot_is_cr |= f.trailing_dot_is_cr;
-                ctx_lines[distance] = true;
-                match field {
-                    Field::Direction => {
-                        if ev.direction.is_none() {
-                            ev.direction = f.direction_of(value);
-                        }
+                let prev_end = cursor - 1; // the '\n' before `cursor`
+                let prev_start = memrchr(b'\n', &self.buf[self.keep..prev_end])
+                    .map_or(self.keep, |i| self.keep + i + 1);
+                *slot = strip_cr(&self.buf[prev_start..prev_end]);
+                cursor = prev_start;
+                filled += 1;
+            }
+            let mut reach_further = false;
+            self.matcher.contexts(
+                catalog,
+                &mut self.scratch,
+                &lines[..=depth],
+                from,
+                |ci, distance, field, value| {
+                    let f = &catalog.formats[ci];
+                    if ev.wrapper.is_none() {
+                        ev.wrapper = Some(ci);
                     }
-                    Field::Reason | Field::Code => {}
-                    _ => fill_field(ev, field, value),
-                }
-            },
-        );
+                    reach_further |= f.max_distance > NEAR_LOOKBACK;
+                    dot_is_cr |= f.trailing_dot_is_cr;
+                    ctx_lines[distance] = true;
+                    match field {
+                        Field::Direction => {
+                            if ev.direction.is_none() {
+                                ev.direction = f.direction_of(value);
+                            }
+                        }
+                        Field::Reason | Field::Code => {}
+                        _ => fill_field(ev, field, value),
+                    }
+                },
+            );
+            // Wrappers almost always stand within a few lines; look further
+            // only when a near line belongs to a dialect whose header is long
+            // (Kamailio sipdump records).
+            if !reach_further || depth == full_depth {
+                break;
+            }
+            from = depth + 1;
+            depth = full_depth;
+        }
         if let Some((
             journald::Record {
                 realtime_us: Some(us),

@@ -308,11 +308,14 @@ impl Matcher {
         catalog: &Catalog,
         scratch: &mut Scratch,
         lines: &[&[u8]],
+        from: usize,
         mut f: impl FnMut(usize, usize, Field, &[u8]),
     ) {
         let used = &mut scratch.used;
-        used.iter_mut().for_each(|u| *u = false);
-        for (distance, line) in lines.iter().enumerate() {
+        if from == 0 {
+            used.iter_mut().for_each(|u| *u = false);
+        }
+        for (distance, line) in lines.iter().enumerate().skip(from) {
             if line.is_empty() {
                 continue;
             }
