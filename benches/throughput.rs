@@ -26,52 +26,24 @@ fn bench(c: &mut Criterion) {
         .copied()
         .collect();
 
+    let run = |data: &[u8], json: bool| {
+        let opts = RunOptions::default();
+        let mut input = data;
+        if json {
+            let mut out = JsonOutput::new(&catalog, Discard, false);
+            annotate_reader(&catalog, &matcher, "bench", &mut input, &mut out, opts).unwrap()
+        } else {
+            let mut out = TextOutput::new(&catalog, Discard, false, false);
+            annotate_reader(&catalog, &matcher, "bench", &mut input, &mut out, opts).unwrap()
+        }
+    };
     let mut group = c.benchmark_group("engine");
     group.sample_size(10);
     group.throughput(Throughput::Bytes(log.len() as u64));
-    group.bench_function("json_only_matches", |b| {
-        b.iter(|| {
-            let mut out = JsonOutput::new(&catalog, Discard, false);
-            annotate_reader(
-                &catalog,
-                &matcher,
-                "bench",
-                &mut log.as_slice(),
-                &mut out,
-                RunOptions::default(),
-            )
-            .unwrap()
-        })
-    });
-    group.bench_function("text_passthrough", |b| {
-        b.iter(|| {
-            let mut out = TextOutput::new(&catalog, Discard, false, false);
-            annotate_reader(
-                &catalog,
-                &matcher,
-                "bench",
-                &mut log.as_slice(),
-                &mut out,
-                RunOptions::default(),
-            )
-            .unwrap()
-        })
-    });
+    group.bench_function("json_only_matches", |b| b.iter(|| run(&log, true)));
+    group.bench_function("text_passthrough", |b| b.iter(|| run(&log, false)));
     group.throughput(Throughput::Bytes(noise.len() as u64));
-    group.bench_function("noise_scan", |b| {
-        b.iter(|| {
-            let mut out = JsonOutput::new(&catalog, Discard, false);
-            annotate_reader(
-                &catalog,
-                &matcher,
-                "bench",
-                &mut noise.as_slice(),
-                &mut out,
-                RunOptions::default(),
-            )
-            .unwrap()
-        })
-    });
+    group.bench_function("noise_scan", |b| b.iter(|| run(&noise, true)));
     group.finish();
 }
 

@@ -25,6 +25,40 @@ pub struct DecodedReason<'a> {
     pub sip: Option<Lookup<'a>>,
 }
 
+impl DecodedReason<'_> {
+    /// The cause's name: the Q.850 cause name, or the SIP status's phrase.
+    pub fn cause_name(&self) -> Option<&str> {
+        match (&self.cause, &self.sip) {
+            (Some(c), _) => Some(c.name.as_str()),
+            (None, Some(l)) => l.canonical_reason(),
+            _ => None,
+        }
+    }
+
+    /// "Q.850 20 (Subscriber absent)": protocol, cause and its name.
+    pub fn summary(&self) -> String {
+        let mut s = self.value.protocol.to_string();
+        if let Some(c) = self.value.cause {
+            s.push_str(&format!(" {c}"));
+        }
+        if let Some(name) = self.cause_name() {
+            s.push_str(&format!(" ({name})"));
+        }
+        s
+    }
+}
+
+impl DecodedWarning<'_> {
+    /// "305 None of the offered codecs is available" (the registry's meaning,
+    /// or the header's own text for unregistered codes).
+    pub fn summary(&self) -> String {
+        match self.entry {
+            Some(e) => format!("{} {}", self.value.code, e.meaning),
+            None => format!("{} {}", self.value.code, self.value.text),
+        }
+    }
+}
+
 /// A Warning header with its code explained.
 #[derive(Debug, Clone)]
 pub struct DecodedWarning<'a> {

@@ -243,12 +243,7 @@ fn write_event_with(
             b.extend_from_slice(b",\"text\":");
             push_opt(b, r.value.text.unwrap_or(""));
             b.extend_from_slice(b",\"cause_name\":");
-            let name = match (&r.cause, &r.sip) {
-                (Some(c), _) => c.name.as_str(),
-                (None, Some(l)) => l.canonical_reason().unwrap_or(""),
-                _ => "",
-            };
-            push_opt(b, name);
+            push_opt(b, r.cause_name().unwrap_or(""));
             b.extend_from_slice(b",\"sip_equivalent\":");
             match r.cause.and_then(|c| c.sip) {
                 Some(code) => push_u64(b, u64::from(code)),

@@ -159,19 +159,7 @@ pub fn annotation_line(b: &mut Vec<u8>, catalog: &Catalog, ev: &Event, color: bo
     if let Some(r) = &a.reason {
         b.push(b' ');
         paint(b, "1", &kb.labels.reason_header);
-        b.extend_from_slice(b": ");
-        b.extend_from_slice(r.value.protocol.as_bytes());
-        if let Some(c) = r.value.cause {
-            b.extend_from_slice(format!(" {c}").as_bytes());
-        }
-        let name = match (&r.cause, &r.sip) {
-            (Some(c), _) => Some(c.name.as_str()),
-            (None, Some(l)) => l.canonical_reason(),
-            _ => None,
-        };
-        if let Some(name) = name {
-            b.extend_from_slice(format!(" ({name})").as_bytes());
-        }
+        b.extend_from_slice(format!(": {}", sanitize(&r.summary())).as_bytes());
         if let Some(sip) = r.cause.and_then(|c| c.sip) {
             b.extend_from_slice(format!(" \u{2192} SIP {sip}").as_bytes());
         }
@@ -180,11 +168,7 @@ pub fn annotation_line(b: &mut Vec<u8>, catalog: &Catalog, ev: &Event, color: bo
     if let Some(w) = &a.warning {
         b.push(b' ');
         paint(b, "1", &kb.labels.warning_header);
-        b.extend_from_slice(format!(": {} ", w.value.code).as_bytes());
-        match w.entry {
-            Some(e) => b.extend_from_slice(e.meaning.as_bytes()),
-            None => b.extend_from_slice(sanitize(w.value.text).as_bytes()),
-        }
+        b.extend_from_slice(format!(": {}.", sanitize(&w.summary())).as_bytes());
     }
     b.push(b' ');
     paint(b, "1", &kb.labels.fix);
@@ -217,18 +201,7 @@ pub fn detail_line(
     if let Some(r) = &a.reason {
         b.extend_from_slice(" \u{b7} ".as_bytes());
         bold(b, &kb.labels.reason_header);
-        b.extend_from_slice(format!(": {}", r.value.protocol).as_bytes());
-        if let Some(c) = r.value.cause {
-            b.extend_from_slice(format!(" {c}").as_bytes());
-        }
-        let name = match (&r.cause, &r.sip) {
-            (Some(c), _) => Some(c.name.as_str()),
-            (None, Some(l)) => l.canonical_reason(),
-            _ => None,
-        };
-        if let Some(name) = name {
-            b.extend_from_slice(format!(" ({name})").as_bytes());
-        }
+        b.extend_from_slice(format!(": {}", sanitize(&r.summary())).as_bytes());
         if let Some(t) = r.value.text {
             b.extend_from_slice(format!(" \"{}\"", sanitize(t)).as_bytes());
         }
@@ -236,11 +209,7 @@ pub fn detail_line(
     if let Some(w) = &a.warning {
         b.extend_from_slice(" \u{b7} ".as_bytes());
         bold(b, &kb.labels.warning_header);
-        b.extend_from_slice(format!(": {} ", w.value.code).as_bytes());
-        match w.entry {
-            Some(e) => b.extend_from_slice(e.meaning.as_bytes()),
-            None => b.extend_from_slice(sanitize(w.value.text).as_bytes()),
-        }
+        b.extend_from_slice(format!(": {}", sanitize(&w.summary())).as_bytes());
     }
     if new_method {
         if let Some(note) = a
