@@ -84,6 +84,8 @@ pub struct Engine<'c> {
     request_event: Event,
     /// The decoded MESSAGE of a journal JSON record.
     decoded: Vec<u8>,
+    /// The bulk scan already found an anchor on the line being processed.
+    known_candidate: bool,
     /// `buf[pos..no_newline_until]` is known to hold no line break.
     no_newline_until: usize,
     /// Where the last timestamp was (logs keep one format at one column).
@@ -111,6 +113,7 @@ impl<'c> Engine<'c> {
             exhaustive: false,
             request_event: Event::default(),
             decoded: Vec::new(),
+            known_candidate: false,
             no_newline_until: 0,
             stamps: timestamp::Finder::new(&catalog.timestamps),
         }
@@ -280,7 +283,9 @@ impl<'c> Engine<'c> {
                     }
                     let nl = hit
                         + memchr(b'\n', &self.buf[hit..scan_end]).expect("scan_end ends a line");
+                    self.known_candidate = true;
                     self.one_line(start, nl, true, out)?;
+                    self.known_candidate = false;
                     self.pos = nl + 1;
                 }
             }
@@ -398,7 +403,7 @@ impl<'c> Engine<'c> {
         let hit = if self.exhaustive {
             self.matcher
                 .recognize_any(self.catalog, &mut self.scratch, content)
-        } else if self.matcher.find_candidate(line).is_some() {
+        } else if self.known_candidate || self.matcher.find_candidate(line).is_some() {
             self.matcher
                 .recognize(self.catalog, &mut self.scratch, content)
         } else {
