@@ -205,6 +205,7 @@ struct FormatFile {
     #[serde(default = "default_max_lines")]
     max_lines: usize,
     parser: Option<String>,
+    wrappers: Option<bool>,
     #[serde(default)]
     kv: std::collections::BTreeMap<String, String>,
     #[serde(default)]
@@ -271,7 +272,11 @@ pub struct Format {
     pub parser: Option<Parser>,
     /// Fields read from `key=value` pairs after the regex matched, e.g.
     /// `src` from `src_ip=...;` (values end at ';', ',' or the line end).
-    pub kv: Vec<(Field, String)>,
+    pub kv: Vec<(Field, memchr::memmem::Finder<'static>)>,
+    /// Whether wrapper lines are looked up for this format's events (by
+    /// default only for dumped SIP messages; single-line formats carry their
+    /// own fields).
+    pub wrappers: bool,
     pub samples: Vec<Sample>,
     pub negatives: Vec<Negative>,
 }
@@ -364,9 +369,14 @@ impl Format {
                     "{source}: key kv.{name}: {key:?} is not a key name"
                 )));
             }
-            kv.push((field, key.clone()));
+            kv.push((
+                field,
+                memchr::memmem::Finder::new(key.as_bytes()).into_owned(),
+            ));
         }
+        let wrappers = raw.wrappers.unwrap_or(matches!(frame, FrameKind::Sip));
         Ok(Format {
+            wrappers,
             kv,
             parser,
             id: raw.id,

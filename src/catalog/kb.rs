@@ -175,6 +175,8 @@ pub struct KnowledgeBase {
     codes: Vec<Option<CodeEntry>>, // indexed by code - 100, for 100..=699
     classes: Vec<ClassEntry>,      // index class - 1
     notes: Vec<Note>,
+    /// For each code 100..=699, the positions of the notes that may apply.
+    notes_by_code: Vec<Vec<usize>>,
     causes: BTreeMap<u16, Cause>,
     warnings: BTreeMap<u16, WarningEntry>,
 }
@@ -476,7 +478,21 @@ impl KnowledgeBase {
             let code: u16 = parse_num(&file, "warning", &key)?;
             warnings.insert(code, w);
         }
+        let notes_by_code = (100..=699u16)
+            .map(|code| {
+                note_list
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, n)| {
+                        (n.codes.is_empty() || n.codes.contains(&code))
+                            && (n.classes.is_empty() || n.classes.contains(&((code / 100) as u8)))
+                    })
+                    .map(|(i, _)| i)
+                    .collect()
+            })
+            .collect();
         Ok(KnowledgeBase {
+            notes_by_code,
             lang: texts.lang,
             labels: texts.labels,
             codes: table,
@@ -509,12 +525,16 @@ impl KnowledgeBase {
 
     /// The first note whose conditions match.
     pub fn note(&self, code: u16, ctx: &NoteContext<'_>) -> Option<&Note> {
-        self.notes.iter().find(|n| n.applies(code, ctx))
+        self.note_index(code, ctx).map(|i| &self.notes[i])
     }
 
     /// The position (in `notes()`) of the first note whose conditions match.
     pub fn note_index(&self, code: u16, ctx: &NoteContext<'_>) -> Option<usize> {
-        self.notes.iter().position(|n| n.applies(code, ctx))
+        let candidates = self.notes_by_code.get(code.checked_sub(100)? as usize)?;
+        candidates
+            .iter()
+            .copied()
+            .find(|&i| self.notes[i].applies(code, ctx))
     }
 
     /// A Q.850 cause, if known.

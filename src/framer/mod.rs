@@ -477,14 +477,18 @@ impl<'c> Engine<'c> {
         // Contexts: the prefix of this line, then the lines above.
         let mut lines: [&[u8]; MAX_LOOKBACK_LINES + 1] = [&[]; MAX_LOOKBACK_LINES + 1];
         lines[0] = &content[..sip_at];
-        let full_depth = self.matcher.max_lookback.min(MAX_LOOKBACK_LINES);
+        let full_depth = if format.wrappers {
+            self.matcher.max_lookback.min(MAX_LOOKBACK_LINES)
+        } else {
+            0
+        };
         let mut depth = full_depth.min(NEAR_LOOKBACK);
         let mut cursor = start;
         let mut filled = 0;
         let mut dot_is_cr = false;
         let mut ctx_lines = [false; MAX_LOOKBACK_LINES + 1];
         let mut from = 0;
-        loop {
+        while format.wrappers {
             for slot in lines.iter_mut().take(depth + 1).skip(filled + 1) {
                 if cursor <= self.keep {
                     break;

@@ -235,7 +235,7 @@ impl Matcher {
                 for (field, key) in &format.kv {
                     let slot = &mut scratch.spans[*field as usize];
                     if slot.is_none() {
-                        *slot = kv_span(line, key.as_bytes(), m.end());
+                        *slot = kv_span(line, key, m.end());
                     }
                 }
                 if format.role == Role::Event {
@@ -513,11 +513,11 @@ fn sip_start_line(
 /// The span of the value of `key=` in a `k=v;k=v` (or `k=v, k=v`) list at or
 /// after `from`: the key follows ';', ',', a blank, or `from` itself; the
 /// value ends at ';', ',' or the end of the line.
-pub fn kv_span(line: &[u8], key: &[u8], from: usize) -> Option<(usize, usize)> {
+pub fn kv_span(line: &[u8], key: &memmem::Finder<'_>, from: usize) -> Option<(usize, usize)> {
     let mut at_from = from;
-    while let Some(i) = memmem::find(&line[at_from..], key) {
+    while let Some(i) = key.find(&line[at_from..]) {
         let at = at_from + i;
-        let after = at + key.len();
+        let after = at + key.needle().len();
         let starts = at == from || at == 0 || matches!(line[at - 1], b';' | b',' | b' ' | b'\t');
         if starts && line.get(after) == Some(&b'=') {
             let value = after + 1;
