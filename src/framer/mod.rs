@@ -488,51 +488,53 @@ impl<'c> Engine<'c> {
         let mut dot_is_cr = false;
         let mut ctx_lines = [false; MAX_LOOKBACK_LINES + 1];
         let mut from = 0;
-        while format.wrappers {
-            for slot in lines.iter_mut().take(depth + 1).skip(filled + 1) {
-                if cursor <= self.keep {
+        if format.wrappers {
+            loop {
+                for slot in lines.iter_mut().take(depth + 1).skip(filled + 1) {
+                    if cursor <= self.keep {
+                        break;
+                    }
+                    let prev_end = cursor - 1; // the '\n' before `cursor`
+                    let prev_start = memrchr(b'\n', &self.buf[self.keep..prev_end])
+                        .map_or(self.keep, |i| self.keep + i + 1);
+                    *slot = strip_cr(&self.buf[prev_start..prev_end]);
+                    cursor = prev_start;
+                    filled += 1;
+                }
+                let mut reach_further = false;
+                self.matcher.contexts(
+                    catalog,
+                    &mut self.scratch,
+                    &lines[..=depth],
+                    from,
+                    |ci, distance, field, value| {
+                        let f = &catalog.formats[ci];
+                        if ev.wrapper.is_none() {
+                            ev.wrapper = Some(ci);
+                        }
+                        reach_further |= f.max_distance > NEAR_LOOKBACK;
+                        dot_is_cr |= f.trailing_dot_is_cr;
+                        ctx_lines[distance] = true;
+                        match field {
+                            Field::Direction => {
+                                if ev.direction.is_none() {
+                                    ev.direction = f.direction_of(value);
+                                }
+                            }
+                            Field::Reason | Field::Code => {}
+                            _ => fill_field(ev, field, value),
+                        }
+                    },
+                );
+                // Wrappers almost always stand within a few lines; look further
+                // only when a near line belongs to a dialect whose header is long
+                // (Kamailio sipdump records).
+                if !reach_further || depth == full_depth {
                     break;
                 }
-                let prev_end = cursor - 1; // the '\n' before `cursor`
-                let prev_start = memrchr(b'\n', &self.buf[self.keep..prev_end])
-                    .map_or(self.keep, |i| self.keep + i + 1);
-                *slot = strip_cr(&self.buf[prev_start..prev_end]);
-                cursor = prev_start;
-                filled += 1;
+                from = depth + 1;
+                depth = full_depth;
             }
-            let mut reach_further = false;
-            self.matcher.contexts(
-                catalog,
-                &mut self.scratch,
-                &lines[..=depth],
-                from,
-                |ci, distance, field, value| {
-                    let f = &catalog.formats[ci];
-                    if ev.wrapper.is_none() {
-                        ev.wrapper = Some(ci);
-                    }
-                    reach_further |= f.max_distance > NEAR_LOOKBACK;
-                    dot_is_cr |= f.trailing_dot_is_cr;
-                    ctx_lines[distance] = true;
-                    match field {
-                        Field::Direction => {
-                            if ev.direction.is_none() {
-                                ev.direction = f.direction_of(value);
-                            }
-                        }
-                        Field::Reason | Field::Code => {}
-                        _ => fill_field(ev, field, value),
-                    }
-                },
-            );
-            // Wrappers almost always stand within a few lines; look further
-            // only when a near line belongs to a dialect whose header is long
-            // (Kamailio sipdump records).
-            if !reach_further || depth == full_depth {
-                break;
-            }
-            from = depth + 1;
-            depth = full_depth;
         }
         if let Some((
             journald::Record {
