@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use regex::bytes::CaptureLocations;
 
-use crate::catalog::formats::TimestampShape;
+use crate::catalog::formats::{TimestampShape, TimestampShapes};
 use crate::event::set_lossy;
 
 /// Only the first bytes of a line are searched: stamps lead their lines.
@@ -36,23 +36,19 @@ impl Finder {
 
 /// Looks for a timestamp at the start of `line`; on success writes the stamp
 /// as logged to `raw` and its RFC 3339 form (or "" if it has no year) to `norm`.
-pub fn extract(
-    shapes: &[TimestampShape],
-    line: &[u8],
-    raw: &mut String,
-    norm: &mut String,
-) -> bool {
+pub fn extract(shapes: &TimestampShapes, line: &[u8], raw: &mut String, norm: &mut String) -> bool {
     extract_with(shapes, &mut Finder::new(shapes), line, raw, norm)
 }
 
 /// Like `extract`, trying first the shape and column that matched last time.
 pub fn extract_with(
-    shapes: &[TimestampShape],
+    all: &TimestampShapes,
     finder: &mut Finder,
     line: &[u8],
     raw: &mut String,
     norm: &mut String,
 ) -> bool {
+    let shapes = &all.shapes[..];
     let window = &line[..line.len().min(SEARCH_WINDOW)];
     if let Some((i, at)) = finder.last {
         if at < window.len() {

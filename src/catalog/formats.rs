@@ -503,8 +503,21 @@ pub const TIMESTAMP_GROUPS: [&str; 9] = [
     "ts", "year", "month", "mon", "day", "hour", "minute", "second", "frac",
 ];
 
+/// Every timestamp shape, in the order they are tried.
+#[derive(Debug, Clone)]
+pub struct TimestampShapes {
+    pub shapes: Vec<TimestampShape>,
+}
+
+impl std::ops::Deref for TimestampShapes {
+    type Target = [TimestampShape];
+    fn deref(&self) -> &[TimestampShape] {
+        &self.shapes
+    }
+}
+
 /// Parses `patterns/timestamps.toml`.
-pub fn parse_timestamps(source: &str, text: &str) -> Result<Vec<TimestampShape>> {
+pub fn parse_timestamps(source: &str, text: &str) -> Result<TimestampShapes> {
     let raw: TimestampFile = crate::catalog::kb::parse_toml(source, text)?;
     let mut shapes = Vec::new();
     for (i, s) in raw.shape.into_iter().enumerate() {
@@ -539,5 +552,5 @@ pub fn parse_timestamps(source: &str, text: &str) -> Result<Vec<TimestampShape>>
             groups,
         });
     }
-    Ok(shapes)
+    Ok(TimestampShapes { shapes })
 }

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use formats::{Format, SipSyntax, TimestampShape};
+use formats::{Format, SipSyntax, TimestampShapes};
 use kb::KnowledgeBase;
 
 mod embedded {
@@ -60,7 +60,7 @@ pub struct Catalog {
     /// Sorted by priority, highest first; ids are unique.
     pub formats: Vec<Format>,
     pub sip: SipSyntax,
-    pub timestamps: Vec<TimestampShape>,
+    pub timestamps: TimestampShapes,
 }
 
 impl Catalog {
