@@ -143,6 +143,8 @@ fn annotate(
     let options = RunOptions {
         flush_timeout: Duration::from_millis(args.flush_timeout_ms.max(1)),
         max_line: args.max_line_bytes,
+        // Progress only where a person watches stderr and stdout goes elsewhere.
+        progress: io::stderr().is_terminal() && !io::stdout().is_terminal(),
     };
     let stdout = io::stdout();
     let writer = io::BufWriter::with_capacity(64 * 1024, stdout.lock());

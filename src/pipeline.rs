@@ -10,7 +10,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::Path;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, RecvTimeoutError};
 
@@ -24,6 +24,8 @@ use crate::matcher::Matcher;
 pub struct RunOptions {
     pub flush_timeout: Duration,
     pub max_line: usize,
+    /// Show progress on stderr for large files.
+    pub progress: bool,
 }
 
 impl Default for RunOptions {
@@ -31,8 +33,63 @@ impl Default for RunOptions {
         RunOptions {
             flush_timeout: Duration::from_millis(200),
             max_line: crate::framer::DEFAULT_MAX_LINE,
+            progress: false,
         }
     }
+}
+
+/// Files smaller than this finish before progress would help.
+const PROGRESS_MIN_BYTES: u64 = 32 << 20;
+
+/// A one-line progress display on stderr, redrawn at most four times a second.
+struct Progress {
+    name: String,
+    total: u64,
+    last: Instant,
+    shown: bool,
+}
+
+impl Progress {
+    fn new(name: &str, total: u64) -> Progress {
+        Progress {
+            name: name.to_string(),
+            total,
+            last: Instant::now(),
+            shown: false,
+        }
+    }
+
+    fn update(&mut self, stats: &Stats) {
+        if self.last.elapsed() < Duration::from_millis(250) {
+            return;
+        }
+        self.last = Instant::now();
+        self.shown = true;
+        eprint!(
+            "\r\x1b[K{}",
+            progress_line(&self.name, stats.bytes, self.total, stats.events)
+        );
+    }
+
+    fn finish(&self) {
+        if self.shown {
+            eprint!("\r\x1b[K");
+        }
+    }
+}
+
+/// "trace.log  43% (440 of 1024 MiB), 12345 events"
+pub fn progress_line(name: &str, done: u64, total: u64, events: u64) -> String {
+    let pct = if total == 0 {
+        100
+    } else {
+        (done.min(total) * 100 / total) as u32
+    };
+    format!(
+        "{name} {pct:>3}% ({} of {} MiB), {events} events",
+        done >> 20,
+        total >> 20
+    )
 }
 
 /// Why an input could not be read to its end.
@@ -54,7 +111,10 @@ pub fn annotate_file<O: Output>(
 ) -> Result<Stats, InputError> {
     let name = path.display().to_string();
     let mut file = File::open(path).map_err(InputError::Input)?;
-    annotate_reader(catalog, matcher, &name, &mut file, out, options)
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let progress =
+        (options.progress && size >= PROGRESS_MIN_BYTES).then(|| Progress::new(&name, size));
+    run_reader(catalog, matcher, &name, &mut file, out, options, progress)
 }
 
 /// Reads any reader to its end through the engine (no idle flushing).
@@ -66,12 +126,42 @@ pub fn annotate_reader<O: Output, R: Read + ?Sized>(
     out: &mut O,
     options: RunOptions,
 ) -> Result<Stats, InputError> {
+    run_reader(catalog, matcher, name, reader, out, options, None)
+}
+
+fn run_reader<O: Output, R: Read + ?Sized>(
+    catalog: &Catalog,
+    matcher: &Matcher,
+    name: &str,
+    reader: &mut R,
+    out: &mut O,
+    options: RunOptions,
+    mut progress: Option<Progress>,
+) -> Result<Stats, InputError> {
     let mut engine = Engine::new(catalog, matcher, name);
     engine.set_max_line(options.max_line);
+    let result = read_all(&mut engine, reader, out, progress.as_mut());
+    if let Some(p) = &progress {
+        p.finish();
+    }
+    result
+}
+
+fn read_all<O: Output, R: Read + ?Sized>(
+    engine: &mut Engine<'_>,
+    reader: &mut R,
+    out: &mut O,
+    mut progress: Option<&mut Progress>,
+) -> Result<Stats, InputError> {
     loop {
         match engine.fill(reader) {
             Ok(0) => break,
-            Ok(_) => engine.process_available(out).map_err(InputError::Output)?,
+            Ok(_) => {
+                engine.process_available(out).map_err(InputError::Output)?;
+                if let Some(p) = progress.as_deref_mut() {
+                    p.update(&engine.stats());
+                }
+            }
             Err(e) => {
                 // Keep what was read: complete it, then report the read error.
                 engine.finish(out).map_err(InputError::Output)?;
@@ -149,6 +239,20 @@ pub fn annotate_stdin<O: Output>(
     match read_error {
         Some(e) => Err(InputError::Input(e)),
         None => Ok(engine.stats()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_line_says_where_it_is() {
+        assert_eq!(
+            progress_line("big.log", 440 << 20, 1024 << 20, 12),
+            "big.log  42% (440 of 1024 MiB), 12 events"
+        );
+        assert_eq!(progress_line("x", 5, 0, 0), "x 100% (0 of 0 MiB), 0 events");
     }
 }
 
