@@ -242,6 +242,18 @@ pub fn annotate_stdin<O: Output>(
     }
 }
 
+/// A writer that counts nothing and keeps nothing (for benchmarks).
+pub struct Discard;
+
+impl Write for Discard {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,17 +265,5 @@ mod tests {
             "big.log  42% (440 of 1024 MiB), 12 events"
         );
         assert_eq!(progress_line("x", 5, 0, 0), "x 100% (0 of 0 MiB), 0 events");
-    }
-}
-
-/// A writer that counts nothing and keeps nothing (for benchmarks).
-pub struct Discard;
-
-impl Write for Discard {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }
