@@ -80,11 +80,7 @@ impl Progress {
 
 /// "trace.log  43% (440 of 1024 MiB), 12345 events"
 pub fn progress_line(name: &str, done: u64, total: u64, events: u64) -> String {
-    let pct = if total == 0 {
-        100
-    } else {
-        (done.min(total) * 100 / total) as u32
-    };
+    let pct = (done.min(total) * 100).checked_div(total).unwrap_or(100);
     format!(
         "{name} {pct:>3}% ({} of {} MiB), {events} events",
         done >> 20,
