@@ -50,6 +50,9 @@ pub fn extract_with(
 ) -> bool {
     let shapes = &all.shapes[..];
     let window = &line[..line.len().min(SEARCH_WINDOW)];
+    if !crate::catalog::formats::has_time_of_day(window) {
+        return false;
+    }
     if let Some((i, at)) = finder.last {
         if at < window.len() {
             let near = &window[at..window.len().min(at + 48)];
@@ -243,6 +246,16 @@ mod tests {
         assert!(from_epoch(b"0", &mut raw, &mut norm));
         assert_eq!(norm, "1970-01-01T00:00:00Z");
         assert!(!from_epoch(b"abc", &mut raw, &mut norm));
+    }
+
+    #[test]
+    fn time_of_day_check() {
+        use crate::catalog::formats::has_time_of_day;
+        assert!(has_time_of_day(b"[Nov 15 16:39:57] VERBOSE"));
+        assert!(has_time_of_day(b"12:00:00"));
+        assert!(!has_time_of_day(b"SIP/2.0 200 OK"));
+        assert!(!has_time_of_day(b"back from 203.0.113.9:5060"));
+        assert!(!has_time_of_day(b"1:2:3"));
     }
 
     #[test]

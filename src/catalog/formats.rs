@@ -495,6 +495,7 @@ struct TimestampFile {
 #[serde(deny_unknown_fields)]
 struct TimestampSpec {
     id: String,
+    sample: String,
     regex: String,
 }
 
@@ -502,6 +503,22 @@ struct TimestampSpec {
 pub const TIMESTAMP_GROUPS: [&str; 9] = [
     "ts", "year", "month", "mon", "day", "hour", "minute", "second", "frac",
 ];
+
+/// True if `text` contains `D D : D D : D D` (a time of day), which every
+/// timestamp shape requires: lines without one need no regex at all.
+pub fn has_time_of_day(text: &[u8]) -> bool {
+    memchr::memchr_iter(b':', text).any(|i| {
+        let d = |j: usize| text.get(j).is_some_and(u8::is_ascii_digit);
+        i >= 2
+            && d(i - 2)
+            && d(i - 1)
+            && text.get(i + 3) == Some(&b':')
+            && d(i + 1)
+            && d(i + 2)
+            && d(i + 4)
+            && d(i + 5)
+    })
+}
 
 /// Every timestamp shape, in the order they are tried.
 #[derive(Debug, Clone)]
@@ -545,6 +562,12 @@ pub fn parse_timestamps(source: &str, text: &str) -> Result<TimestampShapes> {
                     .unwrap_or(TIMESTAMP_GROUPS.len());
                 groups[slot] = Some(i);
             }
+        }
+        if !has_time_of_day(s.sample.as_bytes()) || !regex.is_match(s.sample.as_bytes()) {
+            return Err(Error::new(format!(
+                "{source}: shape[{i}] ({}): the sample must match the regex and contain a time of day HH:MM:SS",
+                s.id
+            )));
         }
         shapes.push(TimestampShape {
             id: s.id,
