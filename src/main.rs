@@ -213,8 +213,8 @@ fn run_inputs<O: Output>(
 fn report(show: bool, name: &str, s: &Stats) {
     if show {
         eprintln!(
-            "sipannotate: {name}: {} bytes, {} lines, {} events, {} overlong lines",
-            s.bytes, s.lines, s.events, s.overlong_lines
+            "sipannotate: {name}: {} bytes, {} lines, {} events, {} overlong lines, {} messages cut at the frame cap",
+            s.bytes, s.lines, s.events, s.overlong_lines, s.truncated_frames
         );
     }
 }

@@ -52,11 +52,11 @@ impl<W: Write> Output for TextOutput<'_, W> {
         self.out.write_all(bytes)
     }
 
-    fn status_line(&mut self, _: &str, line: &[u8], newline: bool, ev: &Event) -> io::Result<()> {
+    fn status_line(&mut self, _: &str, line: &[u8], _newline: bool, ev: &Event) -> io::Result<()> {
         self.buf.clear();
         self.buf.extend_from_slice(line);
-        // The annotation goes on its own line even after a last line without a break.
-        let _ = newline;
+        // The annotation goes on its own line, even after a last input line
+        // that had no line break.
         self.buf.push(b'\n');
         annotation_line(&mut self.buf, self.catalog, ev, self.color);
         self.buf.push(b'\n');
@@ -116,9 +116,7 @@ pub fn annotation_line(b: &mut Vec<u8>, catalog: &Catalog, ev: &Event, color: bo
         5 => "1;31",
         _ => "1;35",
     };
-    let mut head = String::with_capacity(64);
-    head.push_str(itoa3(ev.code).as_str());
-    head.push(' ');
+    let mut head = format!("{} ", ev.code);
     match a.lookup.canonical_reason() {
         Some(r) => head.push_str(r),
         None => head.push_str(if ev.reason.is_empty() {
@@ -226,10 +224,6 @@ pub fn detail_line(
         return false;
     }
     true
-}
-
-fn itoa3(code: u16) -> String {
-    code.to_string()
 }
 
 /// Log text repeated in an annotation: control bytes become spaces so that a

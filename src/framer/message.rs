@@ -50,6 +50,8 @@ pub struct SipFrame {
     skeleton_len: usize,
     /// ngrep shows CR as a trailing '.'.
     dot_is_cr: bool,
+    /// The frame was closed by its size caps, not by the message's end.
+    pub capped: bool,
 }
 
 impl SipFrame {
@@ -66,6 +68,7 @@ impl SipFrame {
             skeleton: [0; MAX_PREFIX],
             skeleton_len: 0,
             dot_is_cr,
+            capped: false,
         };
         if prefix.len() <= MAX_PREFIX {
             for (i, &b) in prefix.iter().enumerate() {
@@ -85,7 +88,7 @@ impl SipFrame {
         for_each_flat_line(rest, sip, |seg| {
             // Free text between flattened headers (vendor comments) is skipped.
             if open {
-                open = self.feed_text(seg, ev, true) != Feed::AbsorbedLast;
+                open = self.feed_text(seg, ev) != Feed::AbsorbedLast;
             }
         });
         open
@@ -97,13 +100,14 @@ impl SipFrame {
         self.lines += 1;
         self.bytes += line.len();
         if self.lines > MAX_FRAME_LINES || self.bytes > MAX_FRAME_BYTES {
+            self.capped = true;
             return Feed::Closed;
         }
         let text = match self.message_text(line) {
             Some(t) => t,
             None => return Feed::Closed,
         };
-        self.feed_text(text, ev, false)
+        self.feed_text(text, ev)
     }
 
     /// The message text of a physical line: after the learned prefix when the
@@ -122,7 +126,7 @@ impl SipFrame {
         Some(line)
     }
 
-    fn feed_text(&mut self, text: &[u8], ev: &mut Event, inline: bool) -> Feed {
+    fn feed_text(&mut self, text: &[u8], ev: &mut Event) -> Feed {
         let content = clean_value(text, self.dot_is_cr);
         match self.part {
             Part::Headers => {
@@ -143,7 +147,6 @@ impl SipFrame {
                 }
                 // Anything else (including folded headers, which loggers
                 // rarely keep) ends the message: a log line must never be eaten.
-                let _ = inline;
                 Feed::Closed
             }
             Part::Body => {

@@ -333,7 +333,7 @@ impl<'c> Engine<'c> {
                         return self.close_frame(out);
                     }
                     Feed::Closed => {
-                        if frame_is_capped(frame) {
+                        if frame.capped {
                             self.stats.truncated_frames += 1;
                         }
                         self.close_frame(out)?;
@@ -416,7 +416,7 @@ impl<'c> Engine<'c> {
             Role::Request => {
                 let at = self
                     .matcher
-                    .field(self.catalog, &self.scratch, &hit, content, Field::Method)
+                    .field(&self.scratch, content, Field::Method)
                     .map_or(hit.start, |m| {
                         m.as_ptr() as usize - content.as_ptr() as usize
                     });
@@ -549,10 +549,11 @@ impl<'c> Engine<'c> {
             let shapes = &catalog.timestamps;
             let last = &mut self.stamps;
             // The status line's own stamp, else the nearest wrapper's.
-            let _found = timestamp::extract_with(shapes, last, content, &mut ev.ts_raw, &mut ev.ts)
-                || (1..=depth).filter(|d| ctx_lines[*d]).any(|d| {
-                    timestamp::extract_with(shapes, last, lines[d], &mut ev.ts_raw, &mut ev.ts)
-                });
+            let _stamped =
+                timestamp::extract_with(shapes, last, content, &mut ev.ts_raw, &mut ev.ts)
+                    || (1..=depth).filter(|d| ctx_lines[*d]).any(|d| {
+                        timestamp::extract_with(shapes, last, lines[d], &mut ev.ts_raw, &mut ev.ts)
+                    });
         } else if ev.ts.is_empty() {
             let raw = std::mem::take(&mut ev.ts_raw);
             if !timestamp::extract(
@@ -625,10 +626,6 @@ impl<'c> Engine<'c> {
             }
         }
     }
-}
-
-fn frame_is_capped(_frame: &SipFrame) -> bool {
-    false
 }
 
 fn strip_cr(line: &[u8]) -> &[u8] {

@@ -256,15 +256,7 @@ impl Matcher {
     }
 
     /// The span of a field captured by the last successful `recognize` of `hit`.
-    pub fn field<'l>(
-        &self,
-        catalog: &Catalog,
-        scratch: &Scratch,
-        hit: &Hit,
-        line: &'l [u8],
-        field: Field,
-    ) -> Option<&'l [u8]> {
-        let _ = (catalog, hit);
+    pub fn field<'l>(&self, scratch: &Scratch, line: &'l [u8], field: Field) -> Option<&'l [u8]> {
         let (s, e) = scratch.spans[field as usize]?;
         Some(&line[s..e])
     }

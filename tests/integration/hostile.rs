@@ -183,3 +183,37 @@ fn journal_json_records_are_unwrapped() {
     assert_eq!(evs.iter().map(summary).collect::<Vec<_>>(), oracle);
     passthrough_is_exact(data.as_bytes());
 }
+
+#[test]
+fn endless_header_block_is_cut_at_the_frame_cap_and_counted() {
+    use sipannotate::format::collect::Collector;
+    use sipannotate::framer::Engine;
+    let mut data = b"SIP/2.0 200 OK\nCall-ID: cap@h\n".to_vec();
+    for i in 0..1000 {
+        data.extend_from_slice(format!("X-Filler-{i}: {}\n", "v".repeat(40)).as_bytes());
+    }
+    data.extend_from_slice(b"SIP/2.0 486 Busy Here\n");
+    let mut out = Collector::default();
+    let mut engine = Engine::new(catalog(), matcher(), "cap");
+    let mut reader = Trickle {
+        data: &data,
+        n: 4096,
+    };
+    while engine.fill(&mut reader).unwrap() > 0 {
+        engine.process_available(&mut out).unwrap();
+    }
+    engine.finish(&mut out).unwrap();
+    let codes: Vec<u16> = out.events.iter().map(|e| e.code).collect();
+    assert_eq!(
+        codes,
+        vec![200, 486],
+        "the message is cut, the next status line is still found"
+    );
+    assert_eq!(out.events[0].call_id, "cap@h");
+    assert_eq!(engine.stats().truncated_frames, 1);
+    assert_eq!(
+        out.passthrough_bytes,
+        data.len(),
+        "every byte still passes through"
+    );
+}
