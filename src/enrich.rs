@@ -66,13 +66,31 @@ pub struct DecodedWarning<'a> {
     pub entry: Option<&'a WarningEntry>,
 }
 
-/// Looks an event up in the knowledge base.
-pub fn annotate<'a>(kb: &'a KnowledgeBase, ev: &'a Event) -> Annotation<'a> {
-    let ctx = NoteContext {
+/// What the note conditions can see of an event.
+pub fn note_context(ev: &Event) -> NoteContext<'_> {
+    NoteContext {
         method: (!ev.method.is_empty()).then_some(ev.method.as_str()),
         has_sdp: ev.has_sdp,
         has_retry_after: ev.retry_after.map(|r| r.is_some()),
-    };
+    }
+}
+
+/// Looks an event up in the knowledge base.
+pub fn annotate<'a>(kb: &'a KnowledgeBase, ev: &'a Event) -> Annotation<'a> {
+    let (reason, warning) = decode_headers(kb, ev);
+    Annotation {
+        lookup: kb.lookup(ev.code),
+        note: kb.note(ev.code, &note_context(ev)),
+        reason,
+        warning,
+    }
+}
+
+/// Decodes the event's Reason and Warning headers.
+pub fn decode_headers<'a>(
+    kb: &'a KnowledgeBase,
+    ev: &'a Event,
+) -> (Option<DecodedReason<'a>>, Option<DecodedWarning<'a>>) {
     let reason = (!ev.reason_header.is_empty())
         .then(|| parse_reason(&ev.reason_header))
         .flatten()
@@ -95,10 +113,5 @@ pub fn annotate<'a>(kb: &'a KnowledgeBase, ev: &'a Event) -> Annotation<'a> {
             entry: kb.warning(value.code),
             value,
         });
-    Annotation {
-        lookup: kb.lookup(ev.code),
-        note: kb.note(ev.code, &ctx),
-        reason,
-        warning,
-    }
+    (reason, warning)
 }

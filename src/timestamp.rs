@@ -22,6 +22,10 @@ const MONTHS: [&str; 12] = [
 pub struct Finder {
     last: Option<(usize, usize)>,
     locations: Vec<CaptureLocations>,
+    /// The last stamp as logged and normalised: busy logs repeat a second
+    /// many times, and an identical stamp needs no regex.
+    last_raw: Vec<u8>,
+    last_norm: String,
 }
 
 impl Finder {
@@ -30,6 +34,8 @@ impl Finder {
         Finder {
             last: None,
             locations: shapes.iter().map(|s| s.regex.capture_locations()).collect(),
+            last_raw: Vec::new(),
+            last_norm: String::new(),
         }
     }
 }
@@ -54,6 +60,19 @@ pub fn extract_with(
         return false;
     }
     if let Some((i, at)) = finder.last {
+        // The same stamp at the same column as last time (and not the start
+        // of a longer one): reuse what it normalised to.
+        let same = window.get(at..at + finder.last_raw.len()) == Some(&finder.last_raw[..])
+            && !finder.last_raw.is_empty()
+            && !window
+                .get(at + finder.last_raw.len())
+                .is_some_and(|b| b.is_ascii_digit() || *b == b'.' || *b == b',');
+        if same {
+            set_lossy(raw, &finder.last_raw);
+            norm.clear();
+            norm.push_str(&finder.last_norm);
+            return true;
+        }
         if at < window.len() {
             let near = &window[at..window.len().min(at + 48)];
             let locs = &mut finder.locations[i];
@@ -61,6 +80,7 @@ pub fn extract_with(
                 && ts_start(&shapes[i], locs) == Some(0)
             {
                 normalise(&shapes[i], locs, near, raw, norm);
+                remember(finder, raw, norm);
                 return true;
             }
         }
@@ -76,9 +96,17 @@ pub fn extract_with(
         };
         normalise(shape, locs, window, raw, norm);
         finder.last = Some((i, at));
+        remember(finder, raw, norm);
         return true;
     }
     false
+}
+
+fn remember(finder: &mut Finder, raw: &str, norm: &str) {
+    finder.last_raw.clear();
+    finder.last_raw.extend_from_slice(raw.as_bytes());
+    finder.last_norm.clear();
+    finder.last_norm.push_str(norm);
 }
 
 // Slots in `TimestampShape::groups` (the order of TIMESTAMP_GROUPS, then tz).
@@ -246,6 +274,46 @@ mod tests {
         assert!(from_epoch(b"0", &mut raw, &mut norm));
         assert_eq!(norm, "1970-01-01T00:00:00Z");
         assert!(!from_epoch(b"abc", &mut raw, &mut norm));
+    }
+
+    #[test]
+    fn repeated_stamps_reuse_the_normalised_form_but_longer_ones_do_not() {
+        let cat = crate::catalog::Catalog::builtin("en").unwrap();
+        let shapes = &cat.timestamps;
+        let mut f = Finder::new(shapes);
+        let (mut raw, mut norm) = (String::new(), String::new());
+        assert!(extract_with(
+            shapes,
+            &mut f,
+            b"2024-01-02 03:04:05 first",
+            &mut raw,
+            &mut norm
+        ));
+        assert_eq!(norm, "2024-01-02T03:04:05");
+        assert!(extract_with(
+            shapes,
+            &mut f,
+            b"2024-01-02 03:04:05 second",
+            &mut raw,
+            &mut norm
+        ));
+        assert_eq!(norm, "2024-01-02T03:04:05");
+        assert!(extract_with(
+            shapes,
+            &mut f,
+            b"2024-01-02 03:04:05.250 third",
+            &mut raw,
+            &mut norm
+        ));
+        assert_eq!(norm, "2024-01-02T03:04:05.250");
+        assert!(extract_with(
+            shapes,
+            &mut f,
+            b"2024-01-02 03:04:06 fourth",
+            &mut raw,
+            &mut norm
+        ));
+        assert_eq!(norm, "2024-01-02T03:04:06");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use std::io::{self, Write};
 
 use crate::catalog::Catalog;
-use crate::enrich::annotate;
+use crate::enrich::{decode_headers, note_context};
 use crate::event::{Event, SCHEMA};
 use crate::format::Output;
 
@@ -151,7 +151,7 @@ fn write_event_with(
     notes: &mut [Option<Vec<u8>>],
 ) {
     let kb = &catalog.kb;
-    let a = annotate(kb, ev);
+    let (reason, warning) = decode_headers(kb, ev);
     b.extend_from_slice(b"{\"schema\":");
     push_u64(b, u64::from(SCHEMA));
     b.extend_from_slice(b",\"type\":\"response\",\"input\":");
@@ -179,12 +179,7 @@ fn write_event_with(
     push_str(b, &ev.reason);
     b.extend_from_slice(statics);
     b.extend_from_slice(b",\"note\":");
-    let ctx = crate::catalog::kb::NoteContext {
-        method: (!ev.method.is_empty()).then_some(ev.method.as_str()),
-        has_sdp: ev.has_sdp,
-        has_retry_after: ev.retry_after.map(|r| r.is_some()),
-    };
-    match kb.note_index(ev.code, &ctx) {
+    match kb.note_index(ev.code, &note_context(ev)) {
         Some(i) => {
             let text = notes[i].get_or_insert_with(|| {
                 let mut t = Vec::new();
@@ -223,7 +218,7 @@ fn write_event_with(
         _ => b.extend_from_slice(b"null"),
     }
     b.extend_from_slice(b",\"reason_header\":");
-    match &a.reason {
+    match &reason {
         None if ev.reason_header.is_empty() => b.extend_from_slice(b"null"),
         None => {
             b.extend_from_slice(b"{\"raw\":");
@@ -253,7 +248,7 @@ fn write_event_with(
         }
     }
     b.extend_from_slice(b",\"warning\":");
-    match &a.warning {
+    match &warning {
         None if ev.warning.is_empty() => b.extend_from_slice(b"null"),
         None => {
             b.extend_from_slice(b"{\"raw\":");
