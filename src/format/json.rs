@@ -336,40 +336,42 @@ fn word_needs_escape(w: u64) -> bool {
         != 0
 }
 
-fn escape_into(b: &mut Vec<u8>, s: &str) {
-    let bytes = s.as_bytes();
-    // Fast path: copy clean 8-byte words at once.
-    let mut clean = 0;
-    while clean + 8 <= bytes.len() {
-        let w = u64::from_le_bytes(bytes[clean..clean + 8].try_into().expect("8 bytes"));
+/// Position of the first byte at or after `from` that needs escaping,
+/// scanning eight bytes per step.
+#[inline]
+fn next_escape(bytes: &[u8], mut from: usize) -> Option<usize> {
+    while from + 8 <= bytes.len() {
+        let w = u64::from_le_bytes(bytes[from..from + 8].try_into().expect("8 bytes"));
         if word_needs_escape(w) {
             break;
         }
-        clean += 8;
+        from += 8;
     }
-    b.extend_from_slice(&bytes[..clean]);
-    let bytes = &bytes[clean..];
+    bytes[from..]
+        .iter()
+        .position(|&c| c < 0x20 || c == b'"' || c == b'\\' || c == 0x7f)
+        .map(|i| from + i)
+}
+
+fn escape_into(b: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &c) in bytes.iter().enumerate() {
-        let esc: &[u8] = match c {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0..=0x1f | 0x7f => {
-                b.extend_from_slice(&bytes[start..i]);
+    while let Some(i) = next_escape(bytes, start) {
+        b.extend_from_slice(&bytes[start..i]);
+        let c = bytes[i];
+        match c {
+            b'"' => b.extend_from_slice(b"\\\""),
+            b'\\' => b.extend_from_slice(b"\\\\"),
+            b'\n' => b.extend_from_slice(b"\\n"),
+            b'\r' => b.extend_from_slice(b"\\r"),
+            b'\t' => b.extend_from_slice(b"\\t"),
+            _ => {
                 let hex = b"0123456789abcdef";
                 b.extend_from_slice(b"\\u00");
                 b.push(hex[(c >> 4) as usize]);
                 b.push(hex[(c & 15) as usize]);
-                start = i + 1;
-                continue;
             }
-            _ => continue,
-        };
-        b.extend_from_slice(&bytes[start..i]);
-        b.extend_from_slice(esc);
+        }
         start = i + 1;
     }
     b.extend_from_slice(&bytes[start..]);
@@ -412,6 +414,24 @@ mod tests {
         push_str(&mut b, s);
         let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
         assert_eq!(v.as_str().unwrap(), s);
+    }
+
+    #[test]
+    fn random_bytes_round_trip_through_a_json_parser() {
+        let mut rng = crate::testgen::Rng::new(99);
+        let alphabet: &[u8] = b"ab\"\\\n\r\t\x00\x1b\x7f \xc3\xa9\xe2\x86\xb3\xff/xyz0123456789";
+        for _ in 0..2000 {
+            let len = rng.below(40) as usize;
+            let bytes: Vec<u8> = (0..len).map(|_| *rng.pick(alphabet)).collect();
+            let mut b = Vec::new();
+            push_bytes(&mut b, &bytes);
+            let v: serde_json::Value = serde_json::from_slice(&b).expect("valid JSON");
+            assert_eq!(
+                v.as_str().unwrap(),
+                String::from_utf8_lossy(&bytes),
+                "{bytes:?}"
+            );
+        }
     }
 
     #[test]
