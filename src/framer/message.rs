@@ -260,11 +260,35 @@ fn is_token(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
 }
 
-/// Strips line-end junk: CR, `^M`, `#015`, trailing blanks, ngrep's '.'.
+/// Length of an ANSI colour sequence (`ESC[1;33m`, or rsyslog's `#033[0m`)
+/// that `before` ends with.
+pub fn ansi_suffix(before: &[u8]) -> Option<usize> {
+    let body = before.strip_suffix(b"m")?;
+    let digits = body
+        .iter()
+        .rev()
+        .take_while(|b| b.is_ascii_digit() || **b == b';')
+        .count();
+    let open = body[..body.len() - digits].strip_suffix(b"[")?;
+    let lead = if open.ends_with(b"\x1b") {
+        1
+    } else if open.ends_with(b"#033") {
+        4
+    } else {
+        return None;
+    };
+    Some(lead + 1 + digits + 1)
+}
+
+/// Strips line-end junk: CR, `^M`, `#015`, colour codes, trailing blanks,
+/// ngrep's '.'.
 pub fn clean_value(text: &[u8], dot_is_cr: bool) -> &[u8] {
     let mut t = trim(text);
     loop {
         let before = t.len();
+        if let Some(n) = ansi_suffix(t) {
+            t = trim(&t[..t.len() - n]);
+        }
         for junk in [&b"^M"[..], b"#015", b"\\r"] {
             if let Some(s) = t.strip_suffix(junk) {
                 t = trim(s);
@@ -416,6 +440,14 @@ mod tests {
             f.feed(b"[Nov 15 16:39:57] VERBOSE[1] x.c: y", &mut ev),
             Feed::Closed
         );
+    }
+
+    #[test]
+    fn colour_codes_are_stripped_from_values() {
+        assert_eq!(clean_value(b"OK\x1b[0m", false), b"OK");
+        assert_eq!(clean_value(b"Busy Here #033[0m", false), b"Busy Here");
+        assert_eq!(ansi_suffix(b"x\x1b[1;33m"), Some(7));
+        assert_eq!(ansi_suffix(b"farm"), None);
     }
 
     #[test]

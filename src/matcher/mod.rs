@@ -473,6 +473,8 @@ fn sip_start_line(
             p - 5
         } else if before.ends_with(b"\\n") {
             p - 2
+        } else if let Some(colour) = crate::framer::message::ansi_suffix(before) {
+            p - colour
         } else if !(line[p - 1].is_ascii_alphanumeric() || line[p - 1] == b'/') {
             p - 1
         } else {

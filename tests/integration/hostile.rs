@@ -217,3 +217,13 @@ fn endless_header_block_is_cut_at_the_frame_cap_and_counted() {
         "every byte still passes through"
     );
 }
+
+#[test]
+fn ansi_colour_around_start_lines_is_not_part_of_anything() {
+    let data = b"\x1b[1;33mSIP/2.0 200 OK\x1b[0m\nCSeq: 1 OPTIONS\n\nMay 21 14:53:33 pbx asterisk[1]: #033[0mSIP/2.0 486 Busy Here#033[0m\nfarmSIP/2.0 500 Not After A Letter\n";
+    let evs = events(data, false, 5);
+    let got: Vec<(u16, &str)> = evs.iter().map(|e| (e.code, e.reason.as_str())).collect();
+    assert_eq!(got, vec![(200, "OK"), (486, "Busy Here")]);
+    let oracle: Vec<String> = events(data, true, 5).iter().map(summary).collect();
+    assert_eq!(evs.iter().map(summary).collect::<Vec<_>>(), oracle);
+}
