@@ -5,4 +5,5 @@ mod cli;
 mod corpus;
 mod hostile;
 mod kb;
+mod real_tools;
 mod support;

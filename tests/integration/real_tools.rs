@@ -1,0 +1,161 @@
+//! Real programs where users have them: SIPp (Debian's sip-tester) places
+//! calls over loopback and writes its -trace_msg logs; the annotator must find
+//! every response on both sides, with the right method, direction and Call-ID,
+//! and agree with SIPp's own count of successful calls. Bounded in calls and
+//! time; 127.0.0.1 only.
+
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+/// The sipp binary; installed from Debian's packages when missing (CI runs
+/// as root; `.ci/run` installs it up front).
+fn sipp() -> PathBuf {
+    let found = |p: &str| Path::new(p).exists();
+    if !found("/usr/bin/sipp") {
+        let _ = Command::new("apt-get")
+            .args(["install", "-y", "-q", "sip-tester"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+    assert!(
+        found("/usr/bin/sipp"),
+        "SIPp is needed for this test: apt-get install sip-tester (Debian)"
+    );
+    PathBuf::from("/usr/bin/sipp")
+}
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_bounded(child: &mut Child, limit: Duration) -> Option<i32> {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn real_sipp_calls_are_annotated_on_both_sides() {
+    let sipp = sipp();
+    let dir = std::env::temp_dir().join(format!("sipannotate-sipp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let calls = 5;
+    let (uas_port, uac_port) = (free_udp_port(), free_udp_port());
+    let uas_log = dir.join("uas.log");
+    let uac_log = dir.join("uac.log");
+    let stat = dir.join("uac.csv");
+    let mut uas = Command::new(&sipp)
+        .args(["-sn", "uas", "-i", "127.0.0.1", "-p", &uas_port.to_string()])
+        .args([
+            "-m",
+            &calls.to_string(),
+            "-nostdin",
+            "-timeout",
+            "30s",
+            "-trace_msg",
+            "-message_file",
+        ])
+        .arg(&uas_log)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut uac = Command::new(&sipp)
+        .args([
+            "-sn",
+            "uac",
+            &format!("127.0.0.1:{uas_port}"),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &uac_port.to_string(),
+        ])
+        .args([
+            "-m",
+            &calls.to_string(),
+            "-r",
+            "20",
+            "-nostdin",
+            "-timeout",
+            "30s",
+        ])
+        .args(["-trace_msg", "-message_file"])
+        .arg(&uac_log)
+        .args(["-trace_stat", "-stf"])
+        .arg(&stat)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let uac_code = wait_bounded(&mut uac, Duration::from_secs(40));
+    let _ = wait_bounded(&mut uas, Duration::from_secs(10));
+    assert_eq!(
+        uac_code,
+        Some(0),
+        "the SIPp client did not complete its calls"
+    );
+
+    // SIPp's own statistics: the last row's SuccessfulCall(C).
+    let csv = std::fs::read_to_string(&stat).unwrap();
+    let mut rows = csv.lines().filter(|l| !l.trim().is_empty());
+    let header: Vec<&str> = rows.next().unwrap().split(';').collect();
+    let last: Vec<&str> = rows.last().unwrap().split(';').collect();
+    let col = header
+        .iter()
+        .position(|h| *h == "SuccessfulCall(C)")
+        .unwrap();
+    let successful: usize = last[col].trim().parse().unwrap();
+    assert_eq!(successful, calls);
+
+    for (log, direction) in [(&uac_log, "in"), (&uas_log, "out")] {
+        let data = std::fs::read(log).unwrap();
+        let evs = events(&data, false, 4096);
+        let seen: Vec<(u16, &str)> = evs.iter().map(|e| (e.code, e.method.as_str())).collect();
+        let one_call = [(180, "INVITE"), (200, "INVITE"), (200, "BYE")];
+        assert_eq!(seen.len(), 3 * calls, "{}: {seen:?}", log.display());
+        for chunk in seen.chunks(3) {
+            assert_eq!(chunk, one_call, "{}", log.display());
+        }
+        let answered = evs
+            .iter()
+            .filter(|e| e.code == 200 && e.method == "INVITE")
+            .count();
+        assert_eq!(
+            answered, successful,
+            "answered calls agree with SIPp's statistics"
+        );
+        for e in &evs {
+            assert_eq!(
+                e.direction.map(|d| d.as_str()),
+                Some(direction),
+                "{}",
+                log.display()
+            );
+            assert!(e.call_id.contains("@127.0.0.1"), "{}", e.call_id);
+            assert_eq!(catalog().formats[e.wrapper.unwrap()].id, "sipp.trace_msg");
+            assert!(!e.ts.is_empty());
+        }
+        let (kept, _) = strip_annotations(&text_output(&data, 4096));
+        assert_eq!(kept, data, "every byte of the SIPp log passes through");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
