@@ -116,9 +116,10 @@ fn real_sipp_calls_are_annotated_on_both_sides() {
 
     // SIPp's own statistics: the last row's SuccessfulCall(C).
     let csv = std::fs::read_to_string(&stat).unwrap();
-    let mut rows = csv.lines().filter(|l| !l.trim().is_empty());
-    let header: Vec<&str> = rows.next().unwrap().split(';').collect();
-    let last: Vec<&str> = rows.last().unwrap().split(';').collect();
+    let rows: Vec<&str> = csv.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(rows.len() >= 2, "SIPp wrote no statistics rows");
+    let header: Vec<&str> = rows[0].split(';').collect();
+    let last: Vec<&str> = rows[rows.len() - 1].split(';').collect();
     let col = header
         .iter()
         .position(|h| *h == "SuccessfulCall(C)")
