@@ -126,10 +126,12 @@ pub enum FrameKind {
     None,
     /// A SIP message follows: headers, blank line, body (Content-Length).
     Sip,
-    /// Dialect lines follow while they match `continue`; their named captures
-    /// fill fields (Kamailio `reason:  <…>` after `status:  <487>`, tshark -V).
+    /// Dialect lines follow while they match `continue` and not `end`; their
+    /// named captures fill fields (Kamailio `reason:  <…>` after
+    /// `status:  <487>`, tshark -V).
     Lines {
         continuation: Regex,
+        end: Option<Regex>,
         max_lines: usize,
     },
 }
@@ -202,6 +204,7 @@ struct FormatFile {
     frame: String,
     #[serde(rename = "continue")]
     continuation: Option<String>,
+    end: Option<String>,
     #[serde(default = "default_max_lines")]
     max_lines: usize,
     parser: Option<String>,
@@ -320,9 +323,15 @@ impl Format {
                 })?;
                 let re = compile(text, source, "continue")?;
                 let slots = Slots::of(&re, source, "continue")?;
+                let end = raw
+                    .end
+                    .as_deref()
+                    .map(|e| compile(e, source, "end"))
+                    .transpose()?;
                 (
                     FrameKind::Lines {
                         continuation: re,
+                        end,
                         max_lines: raw.max_lines.max(1),
                     },
                     slots,

@@ -271,9 +271,15 @@ impl Matcher {
         line: &[u8],
         mut f: impl FnMut(Field, &[u8]),
     ) -> bool {
-        let FrameKind::Lines { continuation, .. } = &format.frame else {
+        let FrameKind::Lines {
+            continuation, end, ..
+        } = &format.frame
+        else {
             return false;
         };
+        if end.as_ref().is_some_and(|e| e.is_match(line)) {
+            return false;
+        }
         let Some(locs) = scratch.continuation_locations[index].as_mut() else {
             return false;
         };

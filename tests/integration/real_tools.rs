@@ -160,3 +160,137 @@ fn real_sipp_calls_are_annotated_on_both_sides() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// tshark from Debian's packages, installed when missing.
+fn tshark() -> PathBuf {
+    if !Path::new("/usr/bin/tshark").exists() {
+        let _ = Command::new("apt-get")
+            .args(["install", "-y", "-q", "tshark"])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+    assert!(
+        Path::new("/usr/bin/tshark").exists(),
+        "tshark is needed for this test: apt-get install tshark (Debian)"
+    );
+    PathBuf::from("/usr/bin/tshark")
+}
+
+/// Places `calls` SIPp calls to `uas_port` on 127.0.0.1 and waits for them.
+fn sipp_calls(calls: usize, uas_port: u16) {
+    let sipp = sipp();
+    let uac_port = free_udp_port();
+    let mut uas = Command::new(&sipp)
+        .args(["-sn", "uas", "-i", "127.0.0.1", "-p", &uas_port.to_string()])
+        .args(["-m", &calls.to_string(), "-nostdin", "-timeout", "30s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut uac = Command::new(&sipp)
+        .args([
+            "-sn",
+            "uac",
+            &format!("127.0.0.1:{uas_port}"),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &uac_port.to_string(),
+        ])
+        .args([
+            "-m",
+            &calls.to_string(),
+            "-r",
+            "20",
+            "-nostdin",
+            "-timeout",
+            "30s",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert_eq!(
+        wait_bounded(&mut uac, Duration::from_secs(40)),
+        Some(0),
+        "SIPp calls failed"
+    );
+    let _ = wait_bounded(&mut uas, Duration::from_secs(10));
+}
+
+#[test]
+fn real_tshark_output_of_a_capture_gives_one_event_per_response() {
+    use std::io::{BufRead, BufReader};
+    let tshark = tshark();
+    let dir = std::env::temp_dir().join(format!("sipannotate-tshark-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pcap = dir.join("calls.pcap");
+    let calls = 3;
+    let port = free_udp_port();
+    // Six packets a call: INVITE, 180, 200, ACK, BYE, 200.
+    let mut capture = Command::new(&tshark)
+        .args([
+            "-i",
+            "lo",
+            "-f",
+            &format!("udp port {port}"),
+            "-c",
+            &(6 * calls).to_string(),
+        ])
+        .args(["-a", "duration:40", "-w"])
+        .arg(&pcap)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Start the calls only once tshark says it is capturing (bounded by its own duration).
+    let stderr = capture.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let ready = lines
+        .by_ref()
+        .take(20)
+        .map_while(Result::ok)
+        .any(|l| l.contains("Capturing on"));
+    assert!(ready, "tshark did not start capturing on lo");
+    std::thread::spawn(move || lines.for_each(drop));
+    sipp_calls(calls, port);
+    assert!(
+        wait_bounded(&mut capture, Duration::from_secs(45)).is_some(),
+        "tshark did not stop"
+    );
+
+    let one_call = [(180u16, "INVITE"), (200, "INVITE"), (200, "BYE")];
+    for view in [
+        &["-Y", "sip"][..],
+        &["-Y", "sip", "-V"],
+        &["-Y", "sip", "-V", "-P"],
+    ] {
+        let out = Command::new(&tshark)
+            .arg("-r")
+            .arg(&pcap)
+            .args(view)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "tshark -r {view:?}");
+        let evs = events(&out.stdout, false, 4096);
+        assert_eq!(
+            evs.len(),
+            3 * calls,
+            "{view:?}: one event per response frame"
+        );
+        for (e, want) in evs.iter().zip(one_call.iter().cycle()) {
+            assert_eq!(e.code, want.0, "{view:?}");
+            if view.len() > 2 || want.0 != 180 {
+                // The packet list names the method only for 200s; -V always.
+                assert_eq!(e.method, want.1, "{view:?}");
+            }
+            if view.len() > 2 {
+                assert!(e.call_id.ends_with("@127.0.0.1"), "{view:?}: {}", e.call_id);
+            }
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
