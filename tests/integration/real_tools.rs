@@ -294,3 +294,140 @@ fn real_tshark_output_of_a_capture_gives_one_event_per_response() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// kamailio from Debian's packages, installed when missing.
+fn kamailio() -> PathBuf {
+    if !Path::new("/usr/sbin/kamailio").exists() {
+        let _ = Command::new("apt-get")
+            .args(["install", "-y", "-q", "kamailio"])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+    assert!(
+        Path::new("/usr/sbin/kamailio").exists(),
+        "Kamailio is needed for this test: apt-get install kamailio (Debian)"
+    );
+    PathBuf::from("/usr/sbin/kamailio")
+}
+
+/// A proxy that relays INVITEs to the SIPp server and accounts them with
+/// the acc module (answered, and missed for a 404 it gives itself).
+const KAMAILIO_CFG: &str = r#"#!KAMAILIO
+debug=2
+log_stderror=yes
+children=1
+listen=udp:127.0.0.1:PROXY_PORT
+mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "pv.so"
+loadmodule "textops.so"
+loadmodule "acc.so"
+modparam("acc", "log_flag", 1)
+modparam("acc", "log_missed_flag", 2)
+modparam("acc", "failed_transaction_flag", 3)
+request_route {
+    if (is_method("INVITE")) { setflag(1); setflag(2); setflag(3); }
+    if ($rU == "nobody") { t_newtran(); t_reply("404", "Not Found"); exit; }
+    $du = "sip:127.0.0.1:UAS_PORT";
+    t_relay();
+}
+"#;
+
+#[test]
+fn real_kamailio_acc_records_are_annotated() {
+    let (kamailio, sipp) = (kamailio(), sipp());
+    let dir = std::env::temp_dir().join(format!("sipannotate-kamailio-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (proxy_port, uas_port) = (free_udp_port(), free_udp_port());
+    let cfg = dir.join("kamailio.cfg");
+    let cfg_text = KAMAILIO_CFG
+        .replace("PROXY_PORT", &proxy_port.to_string())
+        .replace("UAS_PORT", &uas_port.to_string());
+    std::fs::write(&cfg, cfg_text).unwrap();
+    let log = dir.join("kamailio.log");
+    // -E: log to stderr, -e: in colour, as admins run it in a terminal.
+    let mut proxy = Command::new(&kamailio)
+        .arg("-f")
+        .arg(&cfg)
+        .args(["-DD", "-E", "-e", "-w"])
+        .arg(&dir)
+        .arg("-Y")
+        .arg(&dir)
+        .arg("-P")
+        .arg(dir.join("kamailio.pid"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let (answered, missed) = (3, 2);
+    let mut uas = Command::new(&sipp)
+        .args(["-sn", "uas", "-i", "127.0.0.1", "-p", &uas_port.to_string()])
+        .args(["-m", &answered.to_string(), "-nostdin", "-timeout", "30s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    for (user, calls) in [("service", answered), ("nobody", missed)] {
+        let mut uac = Command::new(&sipp)
+            .args(["-sn", "uac", &format!("127.0.0.1:{proxy_port}"), "-s", user])
+            .args(["-i", "127.0.0.1", "-p", &free_udp_port().to_string()])
+            .args([
+                "-m",
+                &calls.to_string(),
+                "-r",
+                "20",
+                "-nostdin",
+                "-timeout",
+                "20s",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // The 404 calls count as failed for SIPp; only completion matters here.
+        assert!(
+            wait_bounded(&mut uac, Duration::from_secs(30)).is_some(),
+            "SIPp client hung"
+        );
+    }
+    let _ = wait_bounded(&mut uas, Duration::from_secs(10));
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+
+    let data = std::fs::read(&log).unwrap();
+    let evs = events(&data, false, 4096);
+    let acc: Vec<_> = evs
+        .iter()
+        .filter(|e| catalog().formats[e.format].id == "kamailio.acc")
+        .collect();
+    let raw_acc = data
+        .split(|b| *b == b'\n')
+        .filter(|l| l.windows(5).any(|w| w == b"ACC: "))
+        .count();
+    assert_eq!(
+        acc.len(),
+        raw_acc,
+        "every acc record Kamailio wrote is an event"
+    );
+    let ok: Vec<_> = acc.iter().filter(|e| e.code == 200).collect();
+    let not_found: Vec<_> = acc.iter().filter(|e| e.code == 404).collect();
+    assert_eq!(ok.len(), answered, "answered INVITEs");
+    assert!(
+        !not_found.is_empty() && not_found.len() <= 2 * missed,
+        "404s: {}",
+        not_found.len()
+    );
+    for e in &acc {
+        assert_eq!(e.method, "INVITE");
+        assert!(e.call_id.ends_with("@127.0.0.1"), "{}", e.call_id);
+        assert!(e.ts.ends_with('Z'), "acc timestamp= becomes UTC: {}", e.ts);
+    }
+    assert!(not_found.iter().all(|e| e.reason == "Not Found"));
+    let (kept, _) = strip_annotations(&text_output(&data, 4096));
+    assert_eq!(kept, data);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
