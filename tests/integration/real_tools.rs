@@ -29,12 +29,22 @@ fn sipp() -> PathBuf {
     PathBuf::from("/usr/bin/sipp")
 }
 
+/// A UDP port free right now and never handed out before in this process
+/// (the real-tool tests run in parallel).
 fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap();
+    loop {
+        let port = UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 fn wait_bounded(child: &mut Child, limit: Duration) -> Option<i32> {
