@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use regex::bytes::CaptureLocations;
 
-use crate::catalog::formats::{TimestampShape, TimestampShapes};
+use crate::catalog::formats::TimestampShape;
 use crate::event::set_lossy;
 
 /// Only the first bytes of a line are searched: stamps lead their lines.
@@ -40,21 +40,16 @@ impl Finder {
     }
 }
 
-/// Looks for a timestamp at the start of `line`; on success writes the stamp
-/// as logged to `raw` and its RFC 3339 form (or "" if it has no year) to `norm`.
-pub fn extract(shapes: &TimestampShapes, line: &[u8], raw: &mut String, norm: &mut String) -> bool {
-    extract_with(shapes, &mut Finder::new(shapes), line, raw, norm)
-}
-
-/// Like `extract`, trying first the shape and column that matched last time.
+/// Looks for a timestamp at the start of `line`, trying first the shape and
+/// column that matched last time; on success writes the stamp as logged to
+/// `raw` and its RFC 3339 form (or "" if it has no year) to `norm`.
 pub fn extract_with(
-    all: &TimestampShapes,
+    shapes: &[TimestampShape],
     finder: &mut Finder,
     line: &[u8],
     raw: &mut String,
     norm: &mut String,
 ) -> bool {
-    let shapes = &all.shapes[..];
     let window = &line[..line.len().min(SEARCH_WINDOW)];
     if !crate::catalog::formats::has_time_of_day(window) {
         return false;
@@ -279,41 +274,25 @@ mod tests {
     #[test]
     fn repeated_stamps_reuse_the_normalised_form_but_longer_ones_do_not() {
         let cat = crate::catalog::Catalog::builtin("en").unwrap();
-        let shapes = &cat.timestamps;
-        let mut f = Finder::new(shapes);
-        let (mut raw, mut norm) = (String::new(), String::new());
-        assert!(extract_with(
-            shapes,
-            &mut f,
-            b"2024-01-02 03:04:05 first",
-            &mut raw,
-            &mut norm
-        ));
-        assert_eq!(norm, "2024-01-02T03:04:05");
-        assert!(extract_with(
-            shapes,
-            &mut f,
-            b"2024-01-02 03:04:05 second",
-            &mut raw,
-            &mut norm
-        ));
-        assert_eq!(norm, "2024-01-02T03:04:05");
-        assert!(extract_with(
-            shapes,
-            &mut f,
-            b"2024-01-02 03:04:05.250 third",
-            &mut raw,
-            &mut norm
-        ));
-        assert_eq!(norm, "2024-01-02T03:04:05.250");
-        assert!(extract_with(
-            shapes,
-            &mut f,
-            b"2024-01-02 03:04:06 fourth",
-            &mut raw,
-            &mut norm
-        ));
-        assert_eq!(norm, "2024-01-02T03:04:06");
+        let mut finder = Finder::new(&cat.timestamps);
+        let mut stamp = |line: &[u8]| {
+            let (mut raw, mut norm) = (String::new(), String::new());
+            assert!(extract_with(
+                &cat.timestamps,
+                &mut finder,
+                line,
+                &mut raw,
+                &mut norm
+            ));
+            norm
+        };
+        assert_eq!(stamp(b"2024-01-02 03:04:05 first"), "2024-01-02T03:04:05");
+        assert_eq!(stamp(b"2024-01-02 03:04:05 second"), "2024-01-02T03:04:05");
+        assert_eq!(
+            stamp(b"2024-01-02 03:04:05.250 third"),
+            "2024-01-02T03:04:05.250"
+        );
+        assert_eq!(stamp(b"2024-01-02 03:04:06 fourth"), "2024-01-02T03:04:06");
     }
 
     #[test]

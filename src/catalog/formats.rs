@@ -529,21 +529,8 @@ pub fn has_time_of_day(text: &[u8]) -> bool {
     })
 }
 
-/// Every timestamp shape, in the order they are tried.
-#[derive(Debug, Clone)]
-pub struct TimestampShapes {
-    pub shapes: Vec<TimestampShape>,
-}
-
-impl std::ops::Deref for TimestampShapes {
-    type Target = [TimestampShape];
-    fn deref(&self) -> &[TimestampShape] {
-        &self.shapes
-    }
-}
-
 /// Parses `patterns/timestamps.toml`.
-pub fn parse_timestamps(source: &str, text: &str) -> Result<TimestampShapes> {
+pub fn parse_timestamps(source: &str, text: &str) -> Result<Vec<TimestampShape>> {
     let raw: TimestampFile = crate::catalog::kb::parse_toml(source, text)?;
     let mut shapes = Vec::new();
     for (i, s) in raw.shape.into_iter().enumerate() {
@@ -584,5 +571,5 @@ pub fn parse_timestamps(source: &str, text: &str) -> Result<TimestampShapes> {
             groups,
         });
     }
-    Ok(TimestampShapes { shapes })
+    Ok(shapes)
 }

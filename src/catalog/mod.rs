@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use formats::{Format, SipSyntax, TimestampShapes};
+use formats::{Format, SipSyntax, TimestampShape};
 use kb::KnowledgeBase;
 
 mod embedded {
@@ -33,11 +33,6 @@ pub fn languages() -> Vec<String> {
         .collect();
     langs.sort();
     langs
-}
-
-/// The built-in pattern files, as (path relative to `patterns/`, text).
-pub fn builtin_files() -> &'static [(&'static str, &'static str)] {
-    embedded::PATTERN_FILES
 }
 
 /// The flattened keys ("code.486.fix") of a built-in language file, and the
@@ -60,7 +55,7 @@ pub struct Catalog {
     /// Sorted by priority, highest first; ids are unique.
     pub formats: Vec<Format>,
     pub sip: SipSyntax,
-    pub timestamps: TimestampShapes,
+    pub timestamps: Vec<TimestampShape>,
 }
 
 impl Catalog {
@@ -119,11 +114,6 @@ impl Catalog {
             sip,
             timestamps,
         })
-    }
-
-    /// The format with this id.
-    pub fn format(&self, id: &str) -> Option<&Format> {
-        self.formats.iter().find(|f| f.id == id)
     }
 }
 

@@ -11,7 +11,7 @@
 use memchr::memmem;
 
 use crate::catalog::formats::SipSyntax;
-use crate::event::{push_lossy, set_lossy, trim, Event};
+use crate::event::{set_lossy, trim, Event};
 
 /// At most this many lines belong to one message.
 pub const MAX_FRAME_LINES: usize = 400;
@@ -373,11 +373,6 @@ fn skeleton_byte(b: u8) -> u8 {
     } else {
         b
     }
-}
-
-/// Appends a header value to a string (used by continuation frames).
-pub fn push_value(dst: &mut String, value: &[u8]) {
-    push_lossy(dst, value);
 }
 
 #[cfg(test)]

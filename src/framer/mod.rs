@@ -48,6 +48,22 @@ pub struct Stats {
     pub truncated_frames: u64,
 }
 
+/// One line being processed: where it is in the buffer and in the input.
+#[derive(Debug, Clone, Copy)]
+struct LineSpan {
+    start: usize,
+    /// End of the line, without its line break.
+    stop: usize,
+    /// End of its content: `stop` less a trailing CR.
+    content_stop: usize,
+    /// End including the line break, if the line had one.
+    next: usize,
+    newline: bool,
+    line_no: u64,
+    /// The bulk scan already found a scan anchor on this line.
+    known_candidate: bool,
+}
+
 enum Frame {
     Closed,
     Sip {
@@ -84,12 +100,12 @@ pub struct Engine<'c> {
     request_event: Event,
     /// The decoded MESSAGE of a journal JSON record.
     decoded: Vec<u8>,
-    /// The bulk scan already found an anchor on the line being processed.
-    known_candidate: bool,
     /// `buf[pos..no_newline_until]` is known to hold no line break.
     no_newline_until: usize,
     /// Where the last timestamp was (logs keep one format at one column).
     stamps: timestamp::Finder,
+    /// The same for stamps a wrapper's regex captured (`at 17:58:55.102388`).
+    captured_stamps: timestamp::Finder,
 }
 
 impl<'c> Engine<'c> {
@@ -113,9 +129,9 @@ impl<'c> Engine<'c> {
             exhaustive: false,
             request_event: Event::default(),
             decoded: Vec::new(),
-            known_candidate: false,
             no_newline_until: 0,
             stamps: timestamp::Finder::new(&catalog.timestamps),
+            captured_stamps: timestamp::Finder::new(&catalog.timestamps),
         }
     }
 
@@ -244,7 +260,7 @@ impl<'c> Engine<'c> {
                 if eof {
                     // The last line has no line break.
                     let (s, e) = (self.pos, self.end);
-                    self.one_line(s, e, false, out)?;
+                    self.one_line(s, e, false, false, out)?;
                     self.pos = e;
                 } else if pending.len() >= self.max_line {
                     self.close_frame(out)?;
@@ -257,7 +273,7 @@ impl<'c> Engine<'c> {
             if self.exhaustive || !matches!(self.frame, Frame::Closed) {
                 let nl = self.pos + memchr(b'\n', pending).unwrap_or(last_nl);
                 let (s, e) = (self.pos, nl);
-                self.one_line(s, e, true, out)?;
+                self.one_line(s, e, true, false, out)?;
                 self.pos = nl + 1;
                 continue;
             }
@@ -283,9 +299,7 @@ impl<'c> Engine<'c> {
                     }
                     let nl = hit
                         + memchr(b'\n', &self.buf[hit..scan_end]).expect("scan_end ends a line");
-                    self.known_candidate = true;
-                    self.one_line(start, nl, true, out)?;
-                    self.known_candidate = false;
+                    self.one_line(start, nl, true, true, out)?;
                     self.pos = nl + 1;
                 }
             }
@@ -299,6 +313,7 @@ impl<'c> Engine<'c> {
         start: usize,
         stop: usize,
         newline: bool,
+        known_candidate: bool,
         out: &mut O,
     ) -> io::Result<()> {
         let stop_nl = if newline { stop + 1 } else { stop };
@@ -309,6 +324,15 @@ impl<'c> Engine<'c> {
             stop - 1
         } else {
             stop
+        };
+        let span = LineSpan {
+            start,
+            stop,
+            content_stop: cstop,
+            next: stop_nl,
+            newline,
+            line_no,
+            known_candidate,
         };
         if stop - start > self.max_line {
             self.close_frame(out)?;
@@ -367,50 +391,35 @@ impl<'c> Engine<'c> {
         // journal JSON record is matched on its decoded MESSAGE.
         let mut decoded = std::mem::take(&mut self.decoded);
         let record = journald::decode(&self.buf[start..cstop], &mut decoded);
-        let result = self.fresh_line(
-            start,
-            stop,
-            stop_nl,
-            newline,
-            line_no,
-            record.map(|r| (r, &decoded[..])),
-            out,
-        );
+        let result = self.fresh_line(span, record.map(|r| (r, &decoded[..])), out);
         self.decoded = decoded;
         result
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn fresh_line<O: Output>(
         &mut self,
-        start: usize,
-        stop: usize,
-        stop_nl: usize,
-        newline: bool,
-        line_no: u64,
+        span: LineSpan,
         journal: Option<(journald::Record, &[u8])>,
         out: &mut O,
     ) -> io::Result<()> {
-        let cstop = if stop > start && self.buf[stop - 1] == b'\r' {
-            stop - 1
-        } else {
-            stop
-        };
         let (line, content) = match journal {
             Some((_, message)) => (message, message),
-            None => (&self.buf[start..stop], &self.buf[start..cstop]),
+            None => (
+                &self.buf[span.start..span.stop],
+                &self.buf[span.start..span.content_stop],
+            ),
         };
         let hit = if self.exhaustive {
             self.matcher
                 .recognize_any(self.catalog, &mut self.scratch, content)
-        } else if self.known_candidate || self.matcher.find_candidate(line).is_some() {
+        } else if span.known_candidate || self.matcher.find_candidate(line).is_some() {
             self.matcher
                 .recognize(self.catalog, &mut self.scratch, content)
         } else {
             None
         };
         let Some(hit) = hit else {
-            return out.passthrough(&self.input, &self.buf[start..stop_nl], line_no);
+            return out.passthrough(&self.input, &self.buf[span.start..span.next], span.line_no);
         };
         match hit.role {
             Role::Request => {
@@ -429,9 +438,9 @@ impl<'c> Engine<'c> {
                         request: true,
                     };
                 }
-                out.passthrough(&self.input, &self.buf[start..stop_nl], line_no)
+                out.passthrough(&self.input, &self.buf[span.start..span.next], span.line_no)
             }
-            Role::Event => self.open_event(hit, start, stop, newline, line_no, journal, out),
+            Role::Event => self.open_event(hit, span, journal, out),
             Role::Context => unreachable!("context formats are not in the prefilter"),
         }
     }
@@ -440,22 +449,19 @@ impl<'c> Engine<'c> {
     fn open_event<O: Output>(
         &mut self,
         hit: Hit,
-        start: usize,
-        stop: usize,
-        newline: bool,
-        line_no: u64,
+        span: LineSpan,
         journal: Option<(journald::Record, &[u8])>,
         out: &mut O,
     ) -> io::Result<()> {
         let catalog = self.catalog;
         let content = match journal {
             Some((_, message)) => message,
-            None => strip_cr(&self.buf[start..stop]),
+            None => &self.buf[span.start..span.content_stop],
         };
         let format = &catalog.formats[hit.format];
         let ev = &mut self.event;
         ev.clear();
-        ev.line = line_no;
+        ev.line = span.line_no;
         ev.format = hit.format;
         ev.raw.extend_from_slice(content);
         let mut reason_span: Option<(usize, usize)> = None;
@@ -483,7 +489,7 @@ impl<'c> Engine<'c> {
             0
         };
         let mut depth = full_depth.min(NEAR_LOOKBACK);
-        let mut cursor = start;
+        let mut cursor = span.start;
         let mut filled = 0;
         let mut dot_is_cr = false;
         let mut ctx_lines = [false; MAX_LOOKBACK_LINES + 1];
@@ -547,21 +553,31 @@ impl<'c> Engine<'c> {
         }
         if ev.ts_raw.is_empty() {
             let shapes = &catalog.timestamps;
-            let last = &mut self.stamps;
-            // The status line's own stamp, else the nearest wrapper's.
-            let _stamped =
-                timestamp::extract_with(shapes, last, content, &mut ev.ts_raw, &mut ev.ts)
-                    || (1..=depth).filter(|d| ctx_lines[*d]).any(|d| {
-                        timestamp::extract_with(shapes, last, lines[d], &mut ev.ts_raw, &mut ev.ts)
-                    });
+            // The status line's own stamp, else the nearest wrapper line's.
+            let candidates = std::iter::once(content)
+                .chain((1..=depth).filter(|d| ctx_lines[*d]).map(|d| lines[d]));
+            for line in candidates {
+                if timestamp::extract_with(
+                    shapes,
+                    &mut self.stamps,
+                    line,
+                    &mut ev.ts_raw,
+                    &mut ev.ts,
+                ) {
+                    break;
+                }
+            }
         } else if ev.ts.is_empty() {
+            // A stamp a wrapper's regex captured: normalise it if it has a date.
             let raw = std::mem::take(&mut ev.ts_raw);
-            if !timestamp::extract(
+            let found = timestamp::extract_with(
                 &catalog.timestamps,
+                &mut self.captured_stamps,
                 raw.as_bytes(),
                 &mut ev.ts_raw,
                 &mut ev.ts,
-            ) {
+            );
+            if !found {
                 ev.ts_raw = raw;
             }
         }
@@ -599,7 +615,12 @@ impl<'c> Engine<'c> {
             }
         }
         ev.settle_peers();
-        out.status_line(&self.input, &self.buf[start..stop], newline, &self.event)?;
+        out.status_line(
+            &self.input,
+            &self.buf[span.start..span.stop],
+            span.newline,
+            &self.event,
+        )?;
         if matches!(self.frame, Frame::Closed) {
             self.stats.events += 1;
             out.event(&self.input, &self.event)?;
