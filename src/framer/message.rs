@@ -166,52 +166,8 @@ impl SipFrame {
     }
 
     fn header(&mut self, name: &[u8], value: &[u8], ev: &mut Event) {
-        let value = clean_value(value, self.dot_is_cr);
-        let is = |long: &str, short: &str| {
-            name.eq_ignore_ascii_case(long.as_bytes())
-                || (!short.is_empty() && name.eq_ignore_ascii_case(short.as_bytes()))
-        };
-        if is("call-id", "i") {
-            fill(&mut ev.call_id, value);
-        } else if is("cseq", "") {
-            let mut parts = value
-                .split(|b| *b == b' ' || *b == b'\t')
-                .filter(|p| !p.is_empty());
-            if let (Some(num), Some(method)) = (parts.next(), parts.next()) {
-                if ev.cseq.is_none() {
-                    ev.cseq = std::str::from_utf8(num).ok().and_then(|n| n.parse().ok());
-                }
-                fill(&mut ev.method, method);
-            }
-        } else if is("from", "f") {
-            fill(&mut ev.from, value);
-        } else if is("to", "t") {
-            fill(&mut ev.to, value);
-        } else if is("user-agent", "") || is("server", "") {
-            fill(&mut ev.user_agent, value);
-        } else if is("reason", "") {
-            fill(&mut ev.reason_header, value);
-        } else if is("warning", "") {
-            fill(&mut ev.warning, value);
-        } else if is("retry-after", "") {
-            let secs = value
-                .split(|b| !b.is_ascii_digit())
-                .next()
-                .and_then(|d| std::str::from_utf8(d).ok())
-                .and_then(|d| d.parse().ok());
-            ev.retry_after = Some(secs);
-        } else if is("content-type", "c") {
-            if value.windows(3).any(|w| w.eq_ignore_ascii_case(b"sdp")) {
-                ev.has_sdp = Some(true);
-            }
-        } else if is("content-length", "l") {
-            let n = std::str::from_utf8(trim(value))
-                .ok()
-                .and_then(|v| v.parse::<usize>().ok());
+        if let FrameHint::ContentLength(n) = apply_header(name, value, self.dot_is_cr, ev) {
             self.content_length = n;
-            if n == Some(0) {
-                ev.has_sdp = Some(false);
-            }
         }
     }
 
@@ -226,6 +182,66 @@ impl SipFrame {
             }
         }
     }
+}
+
+/// What a header tells the frame itself (everything else goes into the event).
+pub enum FrameHint {
+    None,
+    /// A Content-Length header, and its value if it parses.
+    ContentLength(Option<usize>),
+}
+
+/// Stores what a SIP header says in the event (first value wins): Call-ID,
+/// CSeq, From, To, User-Agent/Server, Reason, Warning, Retry-After, SDP.
+pub fn apply_header(name: &[u8], value: &[u8], dot_is_cr: bool, ev: &mut Event) -> FrameHint {
+    let value = clean_value(value, dot_is_cr);
+    let is = |long: &str, short: &str| {
+        name.eq_ignore_ascii_case(long.as_bytes())
+            || (!short.is_empty() && name.eq_ignore_ascii_case(short.as_bytes()))
+    };
+    if is("call-id", "i") {
+        fill(&mut ev.call_id, value);
+    } else if is("cseq", "") {
+        let mut parts = value
+            .split(|b| *b == b' ' || *b == b'\t')
+            .filter(|p| !p.is_empty());
+        if let (Some(num), Some(method)) = (parts.next(), parts.next()) {
+            if ev.cseq.is_none() {
+                ev.cseq = std::str::from_utf8(num).ok().and_then(|n| n.parse().ok());
+            }
+            fill(&mut ev.method, method);
+        }
+    } else if is("from", "f") {
+        fill(&mut ev.from, value);
+    } else if is("to", "t") {
+        fill(&mut ev.to, value);
+    } else if is("user-agent", "") || is("server", "") {
+        fill(&mut ev.user_agent, value);
+    } else if is("reason", "") {
+        fill(&mut ev.reason_header, value);
+    } else if is("warning", "") {
+        fill(&mut ev.warning, value);
+    } else if is("retry-after", "") {
+        let secs = value
+            .split(|b| !b.is_ascii_digit())
+            .next()
+            .and_then(|d| std::str::from_utf8(d).ok())
+            .and_then(|d| d.parse().ok());
+        ev.retry_after = Some(secs);
+    } else if is("content-type", "c") {
+        if value.windows(3).any(|w| w.eq_ignore_ascii_case(b"sdp")) {
+            ev.has_sdp = Some(true);
+        }
+    } else if is("content-length", "l") {
+        let n = std::str::from_utf8(trim(value))
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok());
+        if n == Some(0) {
+            ev.has_sdp = Some(false);
+        }
+        return FrameHint::ContentLength(n);
+    }
+    FrameHint::None
 }
 
 fn fill(field: &mut String, value: &[u8]) {

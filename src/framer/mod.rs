@@ -379,8 +379,9 @@ impl<'c> Engine<'c> {
                         |field, value| fill_field(ev, field, value),
                     );
                 if member {
+                    // tshark -V prints the message's headers indented.
                     if let Some((name, value)) = split_header(trim(&self.buf[start..cstop])) {
-                        apply_header(ev, name, value);
+                        message::apply_header(name, value, false, ev);
                     }
                     return out.passthrough(&self.input, &self.buf[start..stop_nl], line_no);
                 }
@@ -445,7 +446,6 @@ impl<'c> Engine<'c> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn open_event<O: Output>(
         &mut self,
         hit: Hit,
@@ -692,31 +692,6 @@ fn fill_field(ev: &mut Event, field: Field, value: &[u8]) {
     };
     if target.is_empty() {
         push_lossy(target, value);
-    }
-}
-
-/// Header values seen on continuation lines (tshark -V prints them indented).
-fn apply_header(ev: &mut Event, name: &[u8], value: &[u8]) {
-    let value = clean_value(value, false);
-    let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
-    if is("Call-ID") {
-        fill_field(ev, Field::CallId, value);
-    } else if is("CSeq") {
-        let mut parts = value.split(|b| *b == b' ').filter(|p| !p.is_empty());
-        if let (Some(n), Some(m)) = (parts.next(), parts.next()) {
-            fill_field(ev, Field::Cseq, n);
-            fill_field(ev, Field::Method, m);
-        }
-    } else if is("From") {
-        fill_field(ev, Field::From, value);
-    } else if is("To") {
-        fill_field(ev, Field::To, value);
-    } else if is("User-Agent") || is("Server") {
-        fill_field(ev, Field::UserAgent, value);
-    } else if is("Reason") && ev.reason_header.is_empty() {
-        set_lossy(&mut ev.reason_header, value);
-    } else if is("Warning") && ev.warning.is_empty() {
-        set_lossy(&mut ev.warning, value);
     }
 }
 
