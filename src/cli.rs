@@ -88,6 +88,24 @@ pub struct AnnotateArgs {
     /// Print per-input counts (lines, events, overlong lines) to stderr at the end.
     #[arg(long)]
     pub stats: bool,
+
+    /// Follow the files like `tail -F`: keep reading as they grow, through
+    /// rotation (rename + create, copytruncate), deletion and re-creation.
+    /// FILE may be a glob in quotes ('/var/log/kamailio/*.log'); files that
+    /// appear later are picked up.
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+
+    /// With --follow: where files start (later files always start at the beginning).
+    #[arg(long, value_enum, default_value_t = ReadFromArg::End, value_name = "WHERE")]
+    pub read_from: ReadFromArg,
+}
+
+/// Where a followed file starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReadFromArg {
+    Beginning,
+    End,
 }
 
 /// Output formats of the annotate command.
@@ -136,5 +154,47 @@ pub enum Command {
         /// Run every format's positive and negative samples and report failures.
         #[arg(long)]
         check: bool,
+    },
+    /// Run as a service: follow files, journal and syslog inputs through
+    /// rotation and restarts, and write events to the configured outputs.
+    #[command(
+        after_help = "Signals: SIGHUP reloads the config and patterns (a broken config is refused and the
+running one stays); SIGTERM or SIGINT drains and writes checkpoints.
+Under systemd (Type=notify) it reports READY=1, STATUS= and WATCHDOG=1.
+See systemd/sipannotate.service and systemd/sipannotate.toml."
+    )]
+    Daemon {
+        /// The configuration file.
+        #[arg(long, short, value_name = "PATH", default_value = crate::config::DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Validate a daemon configuration and every pattern, and print what would run.
+    #[command(
+        after_help = "Exit status: 0 when valid, 2 with the file, line and key of the first error."
+    )]
+    Check {
+        /// The configuration file.
+        #[arg(long, short, value_name = "PATH", default_value = crate::config::DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Generate a man page or shell completions from this command line.
+    #[command(after_help = "EXAMPLES:
+  sipannotate generate man > /usr/local/share/man/man1/sipannotate.1
+  sipannotate generate completions bash > /etc/bash_completion.d/sipannotate")]
+    Generate {
+        #[command(subcommand)]
+        what: GenerateWhat,
+    },
+}
+
+/// What `generate` writes.
+#[derive(Debug, Subcommand)]
+pub enum GenerateWhat {
+    /// A roff man page (section 1) on standard output.
+    Man,
+    /// A completion script for SHELL on standard output.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
 }

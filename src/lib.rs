@@ -13,10 +13,15 @@
 //! - [`enrich`] joins an [`event::Event`] with the knowledge base;
 //! - [`format`] writes text annotations or JSON events;
 //! - [`pipeline`] wires files and standard input to an engine and an output;
+//! - [`source`] follows files through rotation, listens for syslog, reads the
+//!   journal, and keeps checkpoints; [`sink`] delivers the daemon's events;
+//! - [`daemon`] runs a [`config`] as a systemd service;
 //! - [`explain`] and [`selfcheck`] back the `explain`, `codes` and `formats` commands.
 
 pub mod catalog;
 pub mod cli;
+pub mod config;
+pub mod daemon;
 pub mod enrich;
 pub mod error;
 pub mod event;
@@ -26,6 +31,8 @@ pub mod framer;
 pub mod matcher;
 pub mod pipeline;
 pub mod selfcheck;
+pub mod sink;
 pub mod sipheaders;
+pub mod source;
 pub mod testgen;
 pub mod timestamp;

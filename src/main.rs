@@ -6,10 +6,13 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use sipannotate::catalog::Catalog;
-use sipannotate::cli::{AnnotateArgs, Cli, ColorChoice, Command, CommonArgs, OutputKind};
+use sipannotate::cli::{
+    AnnotateArgs, Cli, ColorChoice, Command, CommonArgs, GenerateWhat, OutputKind, ReadFromArg,
+};
+use sipannotate::config::ReadFrom;
 use sipannotate::error::Error;
 use sipannotate::explain;
 use sipannotate::format::json::JsonOutput;
@@ -17,7 +20,7 @@ use sipannotate::format::text::TextOutput;
 use sipannotate::format::Output;
 use sipannotate::framer::Stats;
 use sipannotate::matcher::Matcher;
-use sipannotate::pipeline::{annotate_file, annotate_stdin, InputError, RunOptions};
+use sipannotate::pipeline::{annotate_file, annotate_stdin, follow, InputError, RunOptions};
 use sipannotate::selfcheck;
 
 fn main() -> ExitCode {
@@ -69,6 +72,26 @@ fn load_catalog(common: &CommonArgs) -> Result<Catalog, Error> {
 }
 
 fn run(cli: Cli) -> Result<ExitCode, Failure> {
+    let patterns_dir = (!cli.common.no_patterns_dir).then_some(cli.common.patterns_dir.as_path());
+    match &cli.command {
+        Some(Command::Daemon { config }) => {
+            sipannotate::daemon::run(config, patterns_dir)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(Command::Check { config }) => return check(config, patterns_dir),
+        Some(Command::Generate { what }) => {
+            let mut cmd = Cli::command();
+            let mut out = io::stdout().lock();
+            match what {
+                GenerateWhat::Man => clap_mangen::Man::new(cmd).render(&mut out)?,
+                GenerateWhat::Completions { shell } => {
+                    clap_complete::generate(*shell, &mut cmd, "sipannotate", &mut out)
+                }
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
     let catalog = load_catalog(&cli.common)?;
     let stdout = io::stdout();
     match cli.command {
@@ -90,8 +113,36 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Formats { check }) => formats(&catalog, check),
+        Some(Command::Daemon { .. } | Command::Check { .. } | Command::Generate { .. }) => {
+            unreachable!("handled above")
+        }
         None => annotate(&catalog, &cli.files, &cli.annotate),
     }
+}
+
+/// `check`: the config, its patterns and their samples; what would run.
+fn check(config: &Path, patterns_dir: Option<&Path>) -> Result<ExitCode, Failure> {
+    let loaded = sipannotate::daemon::generation::Loaded::load(config, patterns_dir)?;
+    let failures = selfcheck::check_samples(&loaded.catalog, &loaded.matcher);
+    let mut out = io::stdout().lock();
+    for f in &failures {
+        writeln!(out, "FAIL {f}")?;
+    }
+    if !failures.is_empty() {
+        return Err(Failure::Other(Error::new(format!(
+            "{}: {} pattern sample(s) fail (listed above); fix the format files",
+            config.display(),
+            failures.len()
+        ))));
+    }
+    writeln!(out, "{}: valid", config.display())?;
+    writeln!(
+        out,
+        "{} formats, all samples pass",
+        loaded.catalog.formats.len()
+    )?;
+    out.write_all(loaded.config.describe().as_bytes())?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn formats(catalog: &Catalog, check: bool) -> Result<ExitCode, Failure> {
@@ -145,6 +196,10 @@ fn annotate(
         max_line: args.max_line_bytes,
         // Progress only where a person watches stderr and stdout goes elsewhere.
         progress: io::stderr().is_terminal() && !io::stdout().is_terminal(),
+        follow: args.follow.then_some(match args.read_from {
+            ReadFromArg::Beginning => ReadFrom::Beginning,
+            ReadFromArg::End => ReadFrom::End,
+        }),
     };
     let stdout = io::stdout();
     let writer = io::BufWriter::with_capacity(64 * 1024, stdout.lock());
@@ -173,6 +228,16 @@ fn run_inputs<O: Output>(
     options: RunOptions,
     show_stats: bool,
 ) -> Result<ExitCode, Failure> {
+    if options.follow.is_some() {
+        if files.is_empty() {
+            return Err(Failure::Other(Error::new(
+                "--follow needs at least one FILE (standard input is already followed)",
+            )));
+        }
+        let patterns: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+        follow(catalog, matcher, patterns, out, options).map_err(Failure::Io)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let stdin_only = [Path::new("-").to_path_buf()];
     let inputs = if files.is_empty() {
         &stdin_only[..]

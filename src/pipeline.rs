@@ -15,9 +15,11 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, RecvTimeoutError};
 
 use crate::catalog::Catalog;
+use crate::config::ReadFrom;
 use crate::format::Output;
 use crate::framer::{Engine, Stats, CHUNK};
 use crate::matcher::Matcher;
+use crate::source::file::{FileInput, FollowOptions};
 
 /// Settings of one annotate run.
 #[derive(Debug, Clone, Copy)]
@@ -26,6 +28,8 @@ pub struct RunOptions {
     pub max_line: usize,
     /// Show progress on stderr for large files.
     pub progress: bool,
+    /// Follow the files (`-f`), starting new ones here.
+    pub follow: Option<ReadFrom>,
 }
 
 impl Default for RunOptions {
@@ -34,6 +38,7 @@ impl Default for RunOptions {
             flush_timeout: Duration::from_millis(200),
             max_line: crate::framer::DEFAULT_MAX_LINE,
             progress: false,
+            follow: None,
         }
     }
 }
@@ -237,6 +242,56 @@ pub fn annotate_stdin<O: Output>(
         None => Ok(engine.stats()),
     }
 }
+
+/// `-f`: follows files and globs like `tail -F` until killed; output is
+/// flushed after every round that read something.
+pub fn follow<O: Output>(
+    catalog: &Catalog,
+    matcher: &Matcher,
+    patterns: Vec<String>,
+    out: &mut O,
+    options: RunOptions,
+) -> io::Result<()> {
+    let follow = FollowOptions {
+        read_from: options.follow.unwrap_or_default(),
+        flush_timeout: options.flush_timeout,
+        rescan_interval: Duration::from_secs(1),
+        max_line: options.max_line,
+        max_open_files: 1024,
+    };
+    let mut input = FileInput::new(
+        "follow",
+        patterns,
+        catalog,
+        matcher,
+        follow,
+        Vec::new(),
+        false,
+    );
+    let (wake_tx, wake) = bounded::<()>(1);
+    let watcher = notify::recommended_watcher(move |_: notify::Result<notify::Event>| {
+        let _ = wake_tx.try_send(());
+    });
+    let _watcher = watcher.ok().map(|mut w| {
+        use notify::Watcher;
+        for dir in input.watch_dirs() {
+            let _ = w.watch(&dir, notify::RecursiveMode::NonRecursive);
+        }
+        w
+    });
+    let mut positions = Vec::new();
+    loop {
+        let any = input.poll(out, &mut positions)?;
+        positions.clear();
+        out.flush()?;
+        if !any && wake.recv_timeout(FOLLOW_POLL).is_ok() {
+            input.rescan_soon();
+        }
+    }
+}
+
+/// How often `-f` looks at its files when nothing woke it.
+const FOLLOW_POLL: Duration = Duration::from_millis(250);
 
 /// A writer that counts nothing and keeps nothing (for benchmarks).
 pub struct Discard;

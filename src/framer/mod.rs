@@ -106,6 +106,10 @@ pub struct Engine<'c> {
     stamps: timestamp::Finder,
     /// The same for stamps a wrapper's regex captured (`at 17:58:55.102388`).
     captured_stamps: timestamp::Finder,
+    /// Input offset (counted over all segments) where the open frame began.
+    frame_start: u64,
+    /// Input offset where the current segment (file) began.
+    segment_base: u64,
 }
 
 impl<'c> Engine<'c> {
@@ -132,6 +136,8 @@ impl<'c> Engine<'c> {
             no_newline_until: 0,
             stamps: timestamp::Finder::new(&catalog.timestamps),
             captured_stamps: timestamp::Finder::new(&catalog.timestamps),
+            frame_start: 0,
+            segment_base: 0,
         }
     }
 
@@ -149,6 +155,43 @@ impl<'c> Engine<'c> {
     /// Counters so far.
     pub fn stats(&self) -> Stats {
         self.stats
+    }
+
+    /// How far into the current segment every event is out: the start of the
+    /// open frame, else the start of the first line not yet complete. A
+    /// restart from this offset loses no status line.
+    pub fn settled(&self) -> u64 {
+        let at = if matches!(self.frame, Frame::Closed) {
+            self.absolute(self.pos)
+        } else {
+            self.frame_start
+        };
+        at.saturating_sub(self.segment_base)
+    }
+
+    /// Whether a frame is open (its event still to come).
+    pub fn frame_open(&self) -> bool {
+        !matches!(self.frame, Frame::Closed)
+    }
+
+    /// The current segment (file) ended: its last line counts even without a
+    /// line break. An open frame stays open, so a SIP message split across a
+    /// rotation is completed by the next segment.
+    pub fn end_segment<O: Output>(&mut self, out: &mut O) -> io::Result<()> {
+        self.process(out, true)
+    }
+
+    /// A new segment (the file after a rotation) starts: line numbers and
+    /// `settled` offsets count from its start.
+    pub fn start_segment(&mut self) {
+        self.line_no = 0;
+        self.segment_base = self.stats.bytes;
+        self.overlong = false;
+    }
+
+    /// Input offset of buffer index `i`.
+    fn absolute(&self, i: usize) -> u64 {
+        self.stats.bytes - (self.end - i) as u64
     }
 
     /// Reads one chunk from `reader` into the buffer (no processing).
@@ -434,6 +477,7 @@ impl<'c> Engine<'c> {
                 let (_, rest) = split_reason(&content[hit.end..], &self.catalog.sip);
                 // A message flattened into one log record ends with that record.
                 if rest.is_empty() {
+                    self.frame_start = self.absolute(span.start);
                     self.frame = Frame::Sip {
                         frame,
                         request: true,
@@ -596,6 +640,7 @@ impl<'c> Engine<'c> {
             FrameKind::Sip => {
                 let mut frame = SipFrame::new(content, sip_at, dot_is_cr);
                 if inline_rest.is_empty() {
+                    self.frame_start = self.stats.bytes - (self.end - span.start) as u64;
                     self.frame = Frame::Sip {
                         frame,
                         request: false,
@@ -607,6 +652,7 @@ impl<'c> Engine<'c> {
                 }
             }
             FrameKind::Lines { max_lines, .. } => {
+                self.frame_start = self.stats.bytes - (self.end - span.start) as u64;
                 self.frame = Frame::Lines {
                     format: hit.format,
                     count: 0,

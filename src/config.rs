@@ -1,0 +1,458 @@
+//! The daemon's configuration file (`/etc/sipannotate/sipannotate.toml`):
+//! serde structs with `deny_unknown_fields`, units in the key names, defaults
+//! that suit a service, and validation that names the file, the line and the
+//! key of every mistake. `systemd/sipannotate.toml` documents every key.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// Where the daemon looks for its configuration by default.
+pub const DEFAULT_CONFIG: &str = "/etc/sipannotate/sipannotate.toml";
+/// Where checkpoints go when neither the config nor systemd says.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/sipannotate";
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub daemon: DaemonSettings,
+    #[serde(default, rename = "input")]
+    pub inputs: Vec<Input>,
+    #[serde(default, rename = "output")]
+    pub outputs: Vec<OutputConfig>,
+}
+
+/// `[daemon]`: settings of the whole service.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DaemonSettings {
+    /// Checkpoints live here; default `$STATE_DIRECTORY`, else /var/lib/sipannotate.
+    pub state_directory: Option<PathBuf>,
+    pub checkpoint_interval_secs: u64,
+    pub poll_interval_ms: u64,
+    pub flush_timeout_ms: u64,
+    pub max_line_bytes: usize,
+    pub channel_capacity: usize,
+    pub stats_interval_secs: u64,
+    pub drain_timeout_secs: u64,
+    pub max_open_files: usize,
+    pub lang: String,
+    pub patterns_dir: Option<PathBuf>,
+}
+
+impl Default for DaemonSettings {
+    fn default() -> Self {
+        DaemonSettings {
+            state_directory: None,
+            checkpoint_interval_secs: 5,
+            poll_interval_ms: 250,
+            flush_timeout_ms: 200,
+            max_line_bytes: crate::framer::DEFAULT_MAX_LINE,
+            channel_capacity: 4096,
+            stats_interval_secs: 60,
+            drain_timeout_secs: 10,
+            max_open_files: 256,
+            lang: "en".into(),
+            patterns_dir: None,
+        }
+    }
+}
+
+impl DaemonSettings {
+    /// The state directory: the config's, else systemd's `$STATE_DIRECTORY`
+    /// (its first entry), else the default.
+    pub fn state_dir(&self) -> PathBuf {
+        if let Some(d) = &self.state_directory {
+            return d.clone();
+        }
+        if let Some(v) = std::env::var_os("STATE_DIRECTORY") {
+            if let Some(first) = v.to_string_lossy().split(':').next() {
+                if !first.is_empty() {
+                    return PathBuf::from(first);
+                }
+            }
+        }
+        PathBuf::from(DEFAULT_STATE_DIR)
+    }
+
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.poll_interval_ms.max(10))
+    }
+
+    pub fn flush_timeout(&self) -> Duration {
+        Duration::from_millis(self.flush_timeout_ms.max(1))
+    }
+}
+
+/// Where a file without a checkpoint starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ReadFrom {
+    Beginning,
+    #[default]
+    End,
+}
+
+/// One `[[input]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Input {
+    /// Files and globs, followed through rotation.
+    File {
+        name: Option<String>,
+        paths: Vec<String>,
+        #[serde(default)]
+        read_from: ReadFrom,
+        /// Only these format ids produce events (all when empty).
+        #[serde(default)]
+        formats: Vec<String>,
+        #[serde(default)]
+        labels: BTreeMap<String, String>,
+    },
+    /// A syslog listener (RFC 3164 and 5424; UDP datagrams, TCP with
+    /// octet counting or newline framing).
+    Syslog {
+        name: Option<String>,
+        listen_udp: Option<SocketAddr>,
+        listen_tcp: Option<SocketAddr>,
+        #[serde(default = "default_max_message")]
+        max_message_bytes: usize,
+        #[serde(default = "default_max_connections")]
+        max_connections: usize,
+        #[serde(default)]
+        formats: Vec<String>,
+        #[serde(default)]
+        labels: BTreeMap<String, String>,
+    },
+    /// The systemd journal, read with `journalctl -o json`; the cursor is the checkpoint.
+    Journal {
+        name: Option<String>,
+        /// Only these units (`journalctl -u`); all when empty.
+        #[serde(default)]
+        units: Vec<String>,
+        /// Read journal files instead of the system journal (`journalctl --file`).
+        #[serde(default)]
+        files: Vec<PathBuf>,
+        #[serde(default)]
+        read_from: ReadFrom,
+        #[serde(default)]
+        formats: Vec<String>,
+        #[serde(default)]
+        labels: BTreeMap<String, String>,
+    },
+}
+
+fn default_max_message() -> usize {
+    64 * 1024
+}
+
+fn default_max_connections() -> usize {
+    64
+}
+
+impl Input {
+    /// The input's name: its `name`, else one made from its type and position.
+    pub fn name(&self, index: usize) -> String {
+        let (name, kind) = match self {
+            Input::File { name, .. } => (name, "file"),
+            Input::Syslog { name, .. } => (name, "syslog"),
+            Input::Journal { name, .. } => (name, "journal"),
+        };
+        name.clone()
+            .unwrap_or_else(|| format!("{kind}{}", index + 1))
+    }
+
+    pub fn labels(&self) -> &BTreeMap<String, String> {
+        match self {
+            Input::File { labels, .. }
+            | Input::Syslog { labels, .. }
+            | Input::Journal { labels, .. } => labels,
+        }
+    }
+
+    pub fn formats(&self) -> &[String] {
+        match self {
+            Input::File { formats, .. }
+            | Input::Syslog { formats, .. }
+            | Input::Journal { formats, .. } => formats,
+        }
+    }
+}
+
+/// How events are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Encoding {
+    #[default]
+    Json,
+    Text,
+}
+
+/// One `[[output]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum OutputConfig {
+    Stdout {
+        #[serde(default)]
+        encoding: Encoding,
+    },
+    File {
+        path: PathBuf,
+        #[serde(default)]
+        encoding: Encoding,
+    },
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::new(format!(
+                "{}: cannot read the config: {e} (give another with --config PATH)",
+                path.display()
+            ))
+        })?;
+        Config::parse(&text).map_err(|e| e.context(path.display()))
+    }
+
+    /// Parses and validates config text.
+    pub fn parse(text: &str) -> Result<Config> {
+        let config: Config =
+            toml::from_str(text).map_err(|e| Error::new(toml_message(text, &e)))?;
+        config.validate(text)?;
+        Ok(config)
+    }
+
+    fn validate(&self, text: &str) -> Result<()> {
+        if self.inputs.is_empty() {
+            return Err(Error::new(
+                "no [[input]]: add at least one, e.g.\n  [[input]]\n  type = \"file\"\n  paths = [\"/var/log/asterisk/full\"]",
+            ));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (i, input) in self.inputs.iter().enumerate() {
+            let name = input.name(i);
+            let at = || {
+                format!(
+                    "line {}: [[input]] #{} ({name})",
+                    line_of_table(text, "input", i),
+                    i + 1
+                )
+            };
+            if !names.insert(name.clone()) {
+                return Err(Error::new(format!("{}: name: \"{name}\" is used twice; input names must be unique (they key the checkpoints)", at())));
+            }
+            match input {
+                Input::File { paths, .. } => {
+                    if paths.is_empty() {
+                        return Err(Error::new(format!(
+                            "{}: paths: empty; list files or globs",
+                            at()
+                        )));
+                    }
+                    for p in paths {
+                        if !p.starts_with('/') {
+                            return Err(Error::new(format!("{}: paths: \"{p}\" is relative; use an absolute path (the service's working directory is /)", at())));
+                        }
+                        glob::Pattern::new(p).map_err(|e| {
+                            Error::new(format!("{}: paths: \"{p}\" is not a valid glob: {e}", at()))
+                        })?;
+                    }
+                }
+                Input::Syslog {
+                    listen_udp,
+                    listen_tcp,
+                    max_message_bytes,
+                    ..
+                } => {
+                    if listen_udp.is_none() && listen_tcp.is_none() {
+                        return Err(Error::new(format!(
+                            "{}: set listen_udp, listen_tcp or both (e.g. \"127.0.0.1:5514\")",
+                            at()
+                        )));
+                    }
+                    if *max_message_bytes < 480 {
+                        return Err(Error::new(format!("{}: max_message_bytes: {max_message_bytes} is below the 480 bytes RFC 3164 requires", at())));
+                    }
+                }
+                Input::Journal { .. } => {}
+            }
+        }
+        for (i, o) in self.outputs.iter().enumerate() {
+            if let OutputConfig::File { path, .. } = o {
+                if !path.is_absolute() {
+                    return Err(Error::new(format!(
+                        "line {}: [[output]] #{}: path: \"{}\" is relative; use an absolute path",
+                        line_of_table(text, "output", i),
+                        i + 1,
+                        path.display()
+                    )));
+                }
+            }
+        }
+        if self.daemon.channel_capacity == 0 {
+            return Err(Error::new("[daemon] channel_capacity: must be at least 1"));
+        }
+        if self.daemon.max_open_files == 0 {
+            return Err(Error::new("[daemon] max_open_files: must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// What would run, for `check`.
+    pub fn describe(&self) -> String {
+        let mut s = String::new();
+        let d = &self.daemon;
+        let _ = writeln!(s, "state directory: {}", d.state_dir().display());
+        let _ = writeln!(
+            s,
+            "checkpoints every {} s, poll every {} ms, language {}",
+            d.checkpoint_interval_secs, d.poll_interval_ms, d.lang
+        );
+        for (i, input) in self.inputs.iter().enumerate() {
+            let name = input.name(i);
+            match input {
+                Input::File {
+                    paths, read_from, ..
+                } => {
+                    let _ = writeln!(
+                        s,
+                        "input {name}: files {} (new files start at the {:?})",
+                        paths.join(", "),
+                        read_from
+                    );
+                    for p in paths {
+                        let matched = glob::glob(p)
+                            .map(|g| g.filter_map(|r| r.ok()).count())
+                            .unwrap_or(0);
+                        let _ = writeln!(s, "  {p}: {matched} file(s) now");
+                    }
+                }
+                Input::Syslog {
+                    listen_udp,
+                    listen_tcp,
+                    ..
+                } => {
+                    let _ = writeln!(
+                        s,
+                        "input {name}: syslog listener{}{}",
+                        listen_udp.map(|a| format!(" udp {a}")).unwrap_or_default(),
+                        listen_tcp.map(|a| format!(" tcp {a}")).unwrap_or_default()
+                    );
+                }
+                Input::Journal { units, files, .. } => {
+                    let _ = writeln!(
+                        s,
+                        "input {name}: journal{}{}",
+                        if units.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" units {}", units.join(", "))
+                        },
+                        if files.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                " files {}",
+                                files
+                                    .iter()
+                                    .map(|f| f.display().to_string())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )
+                        }
+                    );
+                }
+            }
+            if !input.labels().is_empty() {
+                let labels: Vec<String> = input
+                    .labels()
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                let _ = writeln!(s, "  labels: {}", labels.join(", "));
+            }
+            if !input.formats().is_empty() {
+                let _ = writeln!(s, "  formats: {}", input.formats().join(", "));
+            }
+        }
+        if self.outputs.is_empty() {
+            let _ = writeln!(s, "output: stdout (json), the default");
+        }
+        for o in &self.outputs {
+            match o {
+                OutputConfig::Stdout { encoding } => {
+                    let _ = writeln!(s, "output: stdout ({encoding:?})");
+                }
+                OutputConfig::File { path, encoding } => {
+                    let _ = writeln!(s, "output: file {} ({encoding:?})", path.display());
+                }
+            }
+        }
+        s
+    }
+}
+
+/// toml's message already says "line N, column M" and shows the line.
+fn toml_message(_text: &str, e: &toml::de::Error) -> String {
+    let m = e.to_string();
+    m.trim_end().replace("TOML parse error", "invalid config")
+}
+
+/// The 1-based line of the `n`th `[[name]]` table header (0 if not found).
+fn line_of_table(text: &str, name: &str, n: usize) -> usize {
+    let header = format!("[[{name}]]");
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| l.trim_start().starts_with(&header))
+        .nth(n)
+        .map_or(0, |(i, _)| i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimal_config_gets_service_defaults() {
+        let c =
+            Config::parse("[[input]]\ntype = \"file\"\npaths = [\"/var/log/a.log\"]\n").unwrap();
+        assert_eq!(c.daemon.checkpoint_interval_secs, 5);
+        assert!(matches!(
+            c.inputs[0],
+            Input::File {
+                read_from: ReadFrom::End,
+                ..
+            }
+        ));
+        assert_eq!(c.inputs[0].name(0), "file1");
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_key() {
+        let e = Config::parse("[[input]]\ntype = \"file\"\npaths = [\"/a\"]\nfollow = true\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 1") || e.contains("line 4"), "{e}");
+        assert!(e.contains("follow"), "{e}");
+    }
+
+    #[test]
+    fn relative_paths_and_duplicate_names_are_refused() {
+        let e = Config::parse("[[input]]\ntype = \"file\"\npaths = [\"a.log\"]\n").unwrap_err();
+        assert!(e.to_string().contains("relative"), "{e}");
+        let e = Config::parse(
+            "[[input]]\ntype = \"file\"\nname = \"x\"\npaths = [\"/a\"]\n\n[[input]]\ntype = \"journal\"\nname = \"x\"\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().starts_with("line 6: [[input]] #2 (x)"), "{e}");
+    }
+}

@@ -1,0 +1,245 @@
+//! Where the daemon's events go, and how delivery is acknowledged.
+//!
+//! Input threads send `Record`s over one bounded channel: events, and the
+//! positions they reached. The sink thread writes each event to every sink
+//! and holds positions back until every sink has flushed what came before
+//! them; only then do they reach the checkpoint table. A sink's `flush` is
+//! its acknowledgement: a network sink (the SIEM issue) returns from it once
+//! the peer has the data, retrying inside with back-off, and an error from it
+//! keeps the positions where they were (at-least-once).
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::catalog::Catalog;
+use crate::config::Encoding;
+use crate::event::Event;
+use crate::format::json::{push_str, EventEncoder};
+use crate::format::text::annotation_line;
+use crate::format::Output;
+use crate::source::checkpoint::Position;
+
+/// What crosses from an input thread to the sink thread.
+#[derive(Debug)]
+pub enum Record {
+    Event {
+        /// The engine's input name (the file path, `syslog:udp`, ...).
+        input: Arc<str>,
+        labels: Arc<Labels>,
+        event: Box<Event>,
+    },
+    /// Every event before this record was sent; the input may resume here.
+    Position(Position),
+    /// A daemon event already encoded as a JSON object (stats).
+    Json(Vec<u8>),
+}
+
+/// An input's labels (host, site, ...), added to each of its events.
+pub type Labels = BTreeMap<String, String>;
+
+/// A destination of encoded events.
+pub trait Sink: Send {
+    /// For messages: "stdout", "file /var/log/...".
+    fn describe(&self) -> String;
+    /// Queues one encoded record (with its line break).
+    fn write(&mut self, record: &[u8]) -> io::Result<()>;
+    /// Returns once everything written is delivered; this is the acknowledgement.
+    fn flush(&mut self) -> io::Result<()>;
+}
+
+/// Standard output.
+pub struct StdoutSink {
+    out: BufWriter<io::Stdout>,
+}
+
+impl StdoutSink {
+    pub fn new() -> StdoutSink {
+        StdoutSink {
+            out: BufWriter::with_capacity(64 * 1024, io::stdout()),
+        }
+    }
+}
+
+impl Default for StdoutSink {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Sink for StdoutSink {
+    fn describe(&self) -> String {
+        "stdout".into()
+    }
+    fn write(&mut self, record: &[u8]) -> io::Result<()> {
+        self.out.write_all(record)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// A file, appended to; opened again on reload (after logrotate moved it).
+pub struct FileSink {
+    path: PathBuf,
+    out: BufWriter<File>,
+}
+
+impl FileSink {
+    pub fn open(path: &Path) -> io::Result<FileSink> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        Ok(FileSink {
+            path: path.to_path_buf(),
+            out: BufWriter::with_capacity(64 * 1024, file),
+        })
+    }
+}
+
+impl Sink for FileSink {
+    fn describe(&self) -> String {
+        format!("file {}", self.path.display())
+    }
+    fn write(&mut self, record: &[u8]) -> io::Result<()> {
+        self.out.write_all(record)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Turns events into the bytes of one encoding.
+pub struct Encoder<'c> {
+    catalog: &'c Catalog,
+    kind: Encoding,
+    json: EventEncoder<'c>,
+}
+
+impl<'c> Encoder<'c> {
+    pub fn new(catalog: &'c Catalog, kind: Encoding) -> Encoder<'c> {
+        Encoder {
+            catalog,
+            kind,
+            json: EventEncoder::new(catalog),
+        }
+    }
+
+    /// Appends one record, with its line break.
+    pub fn encode(&mut self, b: &mut Vec<u8>, input: &str, labels: &Labels, ev: &Event) {
+        match self.kind {
+            Encoding::Json => {
+                self.json.write(b, input, ev);
+                if !labels.is_empty() && b.last() == Some(&b'}') {
+                    b.pop();
+                    b.extend_from_slice(b",\"labels\":{");
+                    for (i, (k, v)) in labels.iter().enumerate() {
+                        if i > 0 {
+                            b.push(b',');
+                        }
+                        push_str(b, k);
+                        b.push(b':');
+                        push_str(b, v);
+                    }
+                    b.extend_from_slice(b"}}");
+                }
+            }
+            Encoding::Text => {
+                b.extend_from_slice(input.as_bytes());
+                b.push(b':');
+                b.extend_from_slice(ev.line.to_string().as_bytes());
+                b.extend_from_slice(b": ");
+                b.extend_from_slice(&ev.raw);
+                b.push(b'\n');
+                annotation_line(b, self.catalog, ev, false);
+            }
+        }
+        b.push(b'\n');
+    }
+
+    pub fn kind(&self) -> Encoding {
+        self.kind
+    }
+}
+
+/// The `Output` of a daemon input: each event, cloned, goes to the sink
+/// thread (events are rare; lines never cross threads).
+pub struct EventSender {
+    input_override: Option<Arc<str>>,
+    names: BTreeMap<String, Arc<str>>,
+    labels: Arc<Labels>,
+    /// Only these format ids produce events (all when empty).
+    formats: Vec<usize>,
+    tx: crossbeam_channel::Sender<Record>,
+}
+
+impl EventSender {
+    pub fn new(
+        tx: crossbeam_channel::Sender<Record>,
+        labels: Arc<Labels>,
+        formats: Vec<usize>,
+    ) -> EventSender {
+        EventSender {
+            input_override: None,
+            names: BTreeMap::new(),
+            labels,
+            formats,
+            tx,
+        }
+    }
+
+    /// Sends a position (after the events before it).
+    pub fn position(&self, p: Position) -> io::Result<()> {
+        self.send(Record::Position(p))
+    }
+
+    fn send(&self, r: Record) -> io::Result<()> {
+        self.tx
+            .send(r)
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the sink thread has stopped"))
+    }
+
+    /// The same destination, for another thread (a TCP connection).
+    pub fn duplicate(&self) -> EventSender {
+        EventSender {
+            input_override: self.input_override.clone(),
+            names: BTreeMap::new(),
+            labels: self.labels.clone(),
+            formats: self.formats.clone(),
+            tx: self.tx.clone(),
+        }
+    }
+}
+
+impl Output for EventSender {
+    fn passthrough(&mut self, _: &str, _: &[u8], _: u64) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn status_line(&mut self, _: &str, _: &[u8], _: bool, _: &Event) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn event(&mut self, input: &str, ev: &Event) -> io::Result<()> {
+        if !self.formats.is_empty() && !self.formats.contains(&ev.format) {
+            return Ok(());
+        }
+        let name = match &self.input_override {
+            Some(n) => n.clone(),
+            None => self
+                .names
+                .entry(input.to_string())
+                .or_insert_with(|| Arc::from(input))
+                .clone(),
+        };
+        self.send(Record::Event {
+            input: name,
+            labels: self.labels.clone(),
+            event: Box::new(ev.clone()),
+        })
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
