@@ -76,6 +76,7 @@ pub fn run(config_path: &Path, patterns_dir: Option<&Path>) -> Result<()> {
     let ticker = tick(Duration::from_millis(500));
     let mut last_checkpoint = Instant::now();
     let mut last_stats = Instant::now();
+    let mut saved_once = false;
     loop {
         select! {
             recv(signals) -> sig => match sig {
@@ -130,9 +131,13 @@ pub fn run(config_path: &Path, patterns_dir: Option<&Path>) -> Result<()> {
             },
             recv(ticker) -> _ => {
                 let d = &loaded.config.daemon;
-                if last_checkpoint.elapsed() >= Duration::from_secs(d.checkpoint_interval_secs.max(1)) {
+                // The first positions are saved at once (the files' identities),
+                // then every interval.
+                let due = last_checkpoint.elapsed() >= Duration::from_secs(d.checkpoint_interval_secs.max(1));
+                if due || (!saved_once && shared.checkpoints.lock().expect("checkpoints lock").is_dirty()) {
                     save(&shared, &state_dir);
                     last_checkpoint = Instant::now();
+                    saved_once = true;
                 }
                 if d.stats_interval_secs > 0 && last_stats.elapsed() >= Duration::from_secs(d.stats_interval_secs) {
                     if let Some(tx) = generation.sender() {

@@ -181,6 +181,16 @@ impl<'c> Engine<'c> {
         self.process(out, true)
     }
 
+    /// Drops the incomplete last line (the file it came from was truncated:
+    /// its rest went to a copy or nowhere). An open frame stays open.
+    pub fn discard_partial(&mut self) {
+        let dropped = self.end - self.pos;
+        self.end = self.pos;
+        self.stats.bytes -= dropped as u64;
+        self.no_newline_until = self.no_newline_until.min(self.end);
+        self.overlong = false;
+    }
+
     /// A new segment (the file after a rotation) starts: line numbers and
     /// `settled` offsets count from its start.
     pub fn start_segment(&mut self) {
@@ -208,6 +218,11 @@ impl<'c> Engine<'c> {
         self.end += n;
         self.stats.bytes += n as u64;
         Ok(n)
+    }
+
+    /// The last `n` bytes the last `fill` read (for a caller that hashes them).
+    pub fn last_read(&self, n: usize) -> &[u8] {
+        &self.buf[self.end - n.min(self.end)..self.end]
     }
 
     /// Processes every complete line in the buffer; errors are the output's.

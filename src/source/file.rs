@@ -78,25 +78,35 @@ struct Fingerprint {
 }
 
 impl Fingerprint {
-    fn read(file: &File, up_to: u64) -> io::Result<Fingerprint> {
-        let want = up_to.min(FINGERPRINT_BYTES) as usize;
-        let mut buf = vec![0; want];
-        let mut got = 0;
-        while got < want {
-            match file.read_at(&mut buf[got..], got as u64)? {
-                0 => break,
-                n => got += n,
-            }
+    fn of(bytes: &[u8]) -> Fingerprint {
+        Fingerprint {
+            len: bytes.len() as u64,
+            hash: fnv1a(bytes),
         }
-        Ok(Fingerprint {
-            len: got as u64,
-            hash: fnv1a(&buf[..got]),
-        })
+    }
+
+    fn read(file: &File, up_to: u64) -> io::Result<Fingerprint> {
+        read_head(file, up_to).map(|h| Fingerprint::of(&h))
     }
 
     fn hex(&self) -> String {
         format!("{:016x}", self.hash)
     }
+}
+
+/// The first `up_to` bytes of a file (fewer if it is shorter), at most FINGERPRINT_BYTES.
+fn read_head(file: &File, up_to: u64) -> io::Result<Vec<u8>> {
+    let want = up_to.min(FINGERPRINT_BYTES) as usize;
+    let mut buf = vec![0; want];
+    let mut got = 0;
+    while got < want {
+        match file.read_at(&mut buf[got..], got as u64)? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    buf.truncate(got);
+    Ok(buf)
 }
 
 fn file_id(meta: &Metadata) -> FileId {
@@ -110,7 +120,11 @@ struct Tailed<'c> {
     path: PathBuf,
     file: File,
     id: FileId,
+    /// The fingerprint of `head`.
     fp: Fingerprint,
+    /// The file's first bytes as this follower read them (not as the file
+    /// holds them now: it may have been truncated and written again since).
+    head: Vec<u8>,
     /// File offset where the engine's current segment began.
     base: u64,
     /// File offset read up to.
@@ -125,11 +139,6 @@ struct Tailed<'c> {
 
 impl Tailed<'_> {
     fn position(&mut self, input: &str) -> Position {
-        if self.fp.len < FINGERPRINT_BYTES && self.read > self.fp.len {
-            if let Ok(fp) = Fingerprint::read(&self.file, self.read) {
-                self.fp = fp;
-            }
-        }
         Position::File(FileCheckpoint {
             input: input.to_string(),
             path: self.path.clone(),
@@ -141,12 +150,21 @@ impl Tailed<'_> {
         })
     }
 
-    /// Reads up to `budget` bytes (all that is there when `None`). Returns bytes read.
+    /// Whether the file still starts with the bytes its fingerprint covers.
+    fn same_start(&self) -> bool {
+        self.fp.len == 0 || Fingerprint::read(&self.file, self.fp.len).is_ok_and(|f| f == self.fp)
+    }
+
+    /// Reads up to `budget` bytes (all that is there when `None`). Returns
+    /// the bytes read and whether the file turned out to have been truncated
+    /// and written again: each chunk is checked against the fingerprint
+    /// before it is processed, and a chunk that may hold new content is
+    /// dropped (it is read again from the new start, or from the copy).
     fn read_some<O: Output>(
         &mut self,
         out: &mut O,
         budget: Option<u64>,
-    ) -> Result<u64, FollowError> {
+    ) -> Result<(u64, bool), FollowError> {
         let mut total = 0;
         loop {
             if budget.is_some_and(|b| total >= b) {
@@ -159,13 +177,24 @@ impl Tailed<'_> {
             if n == 0 {
                 break;
             }
+            if !self.same_start() {
+                self.engine.discard_partial();
+                return Ok((total, true));
+            }
+            let have = self.head.len() as u64;
+            if have < FINGERPRINT_BYTES && self.read == have {
+                let chunk = self.engine.last_read(n as usize);
+                let take = chunk.len().min((FINGERPRINT_BYTES - have) as usize);
+                self.head.extend_from_slice(&chunk[..take]);
+                self.fp = Fingerprint::of(&self.head);
+            }
             total += n;
             self.read += n;
             self.engine
                 .process_available(out)
                 .map_err(FollowError::Output)?;
         }
-        Ok(total)
+        Ok((total, false))
     }
 }
 
@@ -320,9 +349,30 @@ impl<'c> FileInput<'c> {
         positions: &mut Vec<Position>,
     ) -> Result<Keep, FollowError> {
         let name = self.name.clone();
+        // Truncated in place (copytruncate, `> file`)? Checked before reading,
+        // and by content too: a file that grew again past where we were is
+        // only told apart by its first bytes.
+        if !self.files[i].orphan {
+            let t = &self.files[i];
+            if let Ok(meta) = fs::metadata(&t.path) {
+                if file_id(&meta) == t.id
+                    && (meta.len() < t.read || !t.same_start())
+                    && !self.truncated_in_place(i, positions)
+                {
+                    return Ok(Keep::No);
+                }
+            }
+        }
         let t = &mut self.files[i];
         let read = match t.read_some(out, Some(POLL_BUDGET)) {
-            Ok(n) => n,
+            Ok((_, true)) if !t.orphan => {
+                return Ok(if self.truncated_in_place(i, positions) {
+                    Keep::Yes(true)
+                } else {
+                    Keep::No
+                });
+            }
+            Ok((n, _)) => n,
             Err(FollowError::Output(e)) => return Err(FollowError::Output(e)),
             Err(FollowError::Read(e)) => {
                 eprintln!(
@@ -360,30 +410,6 @@ impl<'c> FileInput<'c> {
                     .map_err(FollowError::Output)?;
                 Ok(Keep::Yes(true))
             }
-            Ok(meta) if meta.len() < t.read => {
-                // Truncated in place (copytruncate).
-                t.engine.end_segment(out).map_err(FollowError::Output)?;
-                let (old_fp, old_read) = (t.fp, t.read);
-                if t.file.seek(SeekFrom::Start(0)).is_err() {
-                    return Ok(Keep::No);
-                }
-                t.base = 0;
-                t.read = 0;
-                t.engine.start_segment();
-                t.fp = Fingerprint::read(&t.file, meta.len()).unwrap_or(Fingerprint {
-                    len: 0,
-                    hash: fnv1a(b""),
-                });
-                self.stats.truncations += 1;
-                positions.push(t.position(&name));
-                if old_fp.len >= MIN_COPY_FINGERPRINT {
-                    if self.truncated.len() >= MAX_DRAINED {
-                        self.truncated.remove(0);
-                    }
-                    self.truncated.push((old_fp, old_read));
-                }
-                Ok(Keep::Yes(true))
-            }
             Ok(_) => {
                 t.gone_since = None;
                 Ok(Keep::Yes(false))
@@ -401,6 +427,34 @@ impl<'c> FileInput<'c> {
                 Ok(Keep::No)
             }
         }
+    }
+
+    /// The file was truncated in place: read it again from its start. An
+    /// incomplete last line is dropped (its rest is in the copy, if
+    /// anywhere); the old content's fingerprint and position are remembered
+    /// so that a copy found later continues from there.
+    fn truncated_in_place(&mut self, i: usize, positions: &mut Vec<Position>) -> bool {
+        let name = self.name.clone();
+        let t = &mut self.files[i];
+        let (old_fp, old_settled) = (t.fp, t.base + t.engine.settled());
+        t.engine.discard_partial();
+        if t.file.seek(SeekFrom::Start(0)).is_err() {
+            return false;
+        }
+        t.base = 0;
+        t.read = 0;
+        t.engine.start_segment();
+        t.head.clear();
+        t.fp = Fingerprint::of(&[]);
+        self.stats.truncations += 1;
+        positions.push(t.position(&name));
+        if old_fp.len >= MIN_COPY_FINGERPRINT {
+            if self.truncated.len() >= MAX_DRAINED {
+                self.truncated.remove(0);
+            }
+            self.truncated.push((old_fp, old_settled));
+        }
+        true
     }
 
     /// The path now names another file: drain the old one, then read the new one.
@@ -432,7 +486,8 @@ impl<'c> FileInput<'c> {
         };
         let meta = file.metadata()?;
         t.id = file_id(&meta);
-        t.fp = Fingerprint::read(&file, meta.len())?;
+        t.head.clear();
+        t.fp = Fingerprint::of(&[]);
         t.file = file;
         t.base = 0;
         t.read = 0;
@@ -480,7 +535,17 @@ impl<'c> FileInput<'c> {
                 continue; // already followed under another name (rotated into the glob)
             }
             let start = self.start_offset(&file, &meta, id, first);
-            self.follow(path, file, id, meta.len(), start, false);
+            let before = self.files.len();
+            self.follow(path, file, id, start, false);
+            // Checkpoint its identity at once: if the daemon dies before it
+            // reads anything and the file is rotated meanwhile, the next
+            // start still knows to look for it.
+            if self.files.len() > before {
+                let name = self.name.clone();
+                if let Some(t) = self.files.last_mut() {
+                    positions.push(t.position(&name));
+                }
+            }
         }
         if first {
             self.find_rotated_while_down(positions);
@@ -514,7 +579,7 @@ impl<'c> FileInput<'c> {
         let copy_of =
             |fp: &Fingerprint| fp.len >= MIN_COPY_FINGERPRINT && matches(fp.len, &fp.hex());
         if let Some(t) = self.files.iter().find(|t| copy_of(&t.fp)) {
-            return t.read.min(len);
+            return (t.base + t.engine.settled()).min(len);
         }
         if let Some(k) = self.truncated.iter().position(|(fp, _)| copy_of(fp)) {
             let (_, offset) = self.truncated.remove(k);
@@ -527,15 +592,7 @@ impl<'c> FileInput<'c> {
         }
     }
 
-    fn follow(
-        &mut self,
-        path: PathBuf,
-        mut file: File,
-        id: FileId,
-        len: u64,
-        start: u64,
-        orphan: bool,
-    ) {
+    fn follow(&mut self, path: PathBuf, mut file: File, id: FileId, start: u64, orphan: bool) {
         if self.files.len() >= self.options.max_open_files {
             self.stats.skipped_files += 1;
             if !self.warned_full {
@@ -552,10 +609,13 @@ impl<'c> FileInput<'c> {
         if start > 0 && file.seek(SeekFrom::Start(start)).is_err() {
             return;
         }
-        let fp = Fingerprint::read(&file, len).unwrap_or(Fingerprint {
-            len: 0,
-            hash: fnv1a(b""),
-        });
+        // What lies before `start` counts as read.
+        let head = if start > 0 {
+            read_head(&file, start).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let fp = Fingerprint::of(&head);
         let mut engine = Engine::new(self.catalog, self.matcher, &path.to_string_lossy());
         engine.set_max_line(self.options.max_line);
         let t = Tailed {
@@ -563,6 +623,7 @@ impl<'c> FileInput<'c> {
             file,
             id,
             fp,
+            head,
             base: start,
             read: start,
             engine,
@@ -591,7 +652,7 @@ impl<'c> FileInput<'c> {
                 Some((path, file, meta)) if meta.len() > c.offset => {
                     let fp = Fingerprint::read(&file, c.fp_len);
                     if fp.is_ok_and(|f| f.len == c.fp_len && f.hex() == c.fp) {
-                        self.follow(path, file, id, meta.len(), c.offset, true);
+                        self.follow(path, file, id, c.offset, true);
                         continue;
                     }
                     self.stats.lost_rotated += 1;

@@ -3,6 +3,7 @@
 
 mod cli;
 mod corpus;
+mod daemon;
 mod hostile;
 mod kb;
 mod real_tools;

@@ -12,24 +12,6 @@ use std::time::{Duration, Instant};
 
 use crate::support::*;
 
-/// A program from Debian's packages, installed with apt-get when missing (CI
-/// runs as root; `.ci/run` installs them up front).
-fn debian_tool(path: &str, package: &str, name: &str) -> PathBuf {
-    if !Path::new(path).exists() {
-        let _ = Command::new("apt-get")
-            .args(["install", "-y", "-q", package])
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-    assert!(
-        Path::new(path).exists(),
-        "{name} is needed for this test: apt-get install {package} (Debian)"
-    );
-    PathBuf::from(path)
-}
-
 fn sipp() -> PathBuf {
     debian_tool("/usr/bin/sipp", "sip-tester", "SIPp")
 }

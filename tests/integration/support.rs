@@ -2,7 +2,8 @@
 //! or exhaustive (oracle) mode, and summarise events for comparison.
 
 use std::io::{self, Read};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 use sipannotate::catalog::Catalog;
@@ -98,4 +99,22 @@ pub fn summary(e: &Event) -> String {
         e.reason_header,
         e.warning
     )
+}
+
+/// A program from Debian's packages, installed with apt-get when missing (CI
+/// runs as root; `.ci/run` installs them up front).
+pub fn debian_tool(path: &str, package: &str, name: &str) -> PathBuf {
+    if !Path::new(path).exists() {
+        let _ = Command::new("apt-get")
+            .args(["install", "-y", "-q", package])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+    assert!(
+        Path::new(path).exists(),
+        "{name} is needed for this test: apt-get install {package} (Debian)"
+    );
+    PathBuf::from(path)
 }

@@ -1,0 +1,710 @@
+//! The daemon with real files and processes: a writer appends status lines
+//! and SIP dumps at a high rate while the file is rotated (rename + create,
+//! copytruncate); the daemon is killed with SIGKILL and restarted; SIGHUP
+//! with a changed and with a broken config; SIGTERM while its output is
+//! blocked. Every assertion is on what came out: each record's Call-ID
+//! counted in the daemon's output.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_sipannotate")
+}
+
+/// A fresh directory under the target dir.
+pub fn scratch(name: &str) -> PathBuf {
+    let d = repo().join("target/test-scratch").join(name);
+    let _ = fs::remove_dir_all(&d);
+    fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn config(dir: &Path, inputs: &str, extra_daemon: &str) -> PathBuf {
+    let text = format!(
+        "[daemon]\nstate_directory = \"{state}\"\ncheckpoint_interval_secs = 1\npoll_interval_ms = 50\nstats_interval_secs = 0\ndrain_timeout_secs = 2\n{extra_daemon}\n{inputs}\n[[output]]\ntype = \"file\"\npath = \"{out}\"\n",
+        state = dir.join("state").display(),
+        out = dir.join("events.json").display(),
+    );
+    let p = dir.join("sipannotate.toml");
+    fs::write(&p, text).unwrap();
+    p
+}
+
+fn file_input(paths: &[&Path], extra: &str) -> String {
+    let list: Vec<String> = paths
+        .iter()
+        .map(|p| format!("\"{}\"", p.display()))
+        .collect();
+    format!(
+        "[[input]]\ntype = \"file\"\nname = \"logs\"\npaths = [{}]\nread_from = \"beginning\"\n{extra}\n",
+        list.join(", ")
+    )
+}
+
+/// Starts the daemon and waits until it says it has started.
+pub fn start(config: &Path, stdout: Stdio) -> Child {
+    let err = config.with_file_name("daemon.err");
+    let mut child = Command::new(bin())
+        .args(["daemon", "--no-patterns-dir", "--config"])
+        .arg(config)
+        .stdout(stdout)
+        .stderr(
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&err)
+                .unwrap(),
+        )
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let started = fs::read_to_string(&err)
+        .unwrap_or_default()
+        .matches("daemon started")
+        .count();
+    while Instant::now() < deadline {
+        let now = fs::read_to_string(&err).unwrap_or_default();
+        if now.matches("daemon started").count() > started {
+            return child;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!(
+        "daemon did not start: {}",
+        fs::read_to_string(&err).unwrap_or_default()
+    );
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{sig}"), &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{sig} failed");
+}
+
+fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("daemon did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Call-ID -> how many events carried it (and the labels of the last one).
+pub fn call_ids(path: &Path) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    let Ok(f) = File::open(path) else { return m };
+    for line in std::io::BufReader::new(f).lines() {
+        let line = line.unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad JSON {e}: {line}"));
+        if v["type"] == "response" {
+            *m.entry(v["call_id"].as_str().unwrap_or("").to_string())
+                .or_insert(0) += 1;
+        }
+    }
+    m
+}
+
+/// Waits until `want` distinct Call-IDs are in the output (or a time limit).
+fn wait_for(path: &Path, want: usize, limit: Duration) -> BTreeMap<String, usize> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let ids = call_ids(path);
+        if ids.len() >= want || Instant::now() > deadline {
+            return ids;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Record `n`: every fourth a full SIP dump, the others Kamailio acc lines,
+/// with noise in between. Each has the Call-ID `c<n>`.
+pub fn record(n: u64) -> Vec<u8> {
+    let mut r = Vec::new();
+    if n % 4 == 0 {
+        write!(
+            r,
+            "[2026-11-21 10:00:00] VERBOSE[42] res_pjsip_logger.c: <--- Received SIP response (420 bytes) from UDP:127.0.0.1:5060 --->\n\
+             SIP/2.0 486 Busy Here\n\
+             Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK-{n}\n\
+             From: <sip:a@x>;tag=1\nTo: <sip:b@x>;tag=2\n\
+             Call-ID: c{n}\nCSeq: 1 INVITE\nContent-Length: 0\n\n"
+        )
+        .unwrap();
+    } else {
+        writeln!(
+            r,
+            "Nov 21 10:00:00 pbx kamailio[7]: ACC: call missed: timestamp=1795000000;method=INVITE;call_id=c{n};code=404;reason=Not Found"
+        )
+        .unwrap();
+    }
+    writeln!(
+        r,
+        "Nov 21 10:00:00 pbx kamailio[7]: INFO: <core> noise line {n} with SIP/2 but no status"
+    )
+    .unwrap();
+    r
+}
+
+/// Appends records to `path` until `stop`, reopening when the path changes
+/// (as a logger does after rotation). Returns how many it wrote.
+fn writer(
+    path: PathBuf,
+    stop: Arc<AtomicBool>,
+    written: Arc<AtomicU64>,
+    pace: Duration,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        use std::os::unix::fs::MetadataExt;
+        let open = |p: &Path| {
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .unwrap()
+        };
+        let mut f = open(&path);
+        let mut n = written.load(Ordering::SeqCst);
+        while !stop.load(Ordering::SeqCst) {
+            let same = fs::metadata(&path)
+                .map(|m| m.ino() == f.metadata().unwrap().ino())
+                .unwrap_or(false);
+            if !same {
+                f = open(&path);
+            }
+            f.write_all(&record(n)).unwrap();
+            n += 1;
+            written.store(n, Ordering::SeqCst);
+            if n % 10 == 0 {
+                std::thread::sleep(pace);
+            }
+        }
+    })
+}
+
+/// Records not in the output, summarised: "N missing, first: [...]" or "".
+fn missing(ids: &BTreeMap<String, usize>, upto: u64) -> String {
+    let gone: Vec<u64> = (0..upto)
+        .filter(|n| !ids.contains_key(&format!("c{n}")))
+        .collect();
+    if gone.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "{} missing, first: {:?}",
+            gone.len(),
+            &gone[..gone.len().min(10)]
+        )
+    }
+}
+
+#[test]
+fn rename_and_create_rotation_20_times_loses_and_repeats_nothing() {
+    let dir = scratch("rotate-rename");
+    let log = dir.join("pbx.log");
+    File::create(&log).unwrap();
+    let cfg = config(&dir, &file_input(&[&log], ""), "");
+    let mut daemon = start(&cfg, Stdio::null());
+    let stop = Arc::new(AtomicBool::new(false));
+    let written = Arc::new(AtomicU64::new(0));
+    let w = writer(
+        log.clone(),
+        stop.clone(),
+        written.clone(),
+        Duration::from_millis(2),
+    );
+    for i in 1..=20 {
+        std::thread::sleep(Duration::from_millis(300));
+        // logrotate's default: rename, then the logger creates the file again.
+        fs::rename(&log, dir.join(format!("pbx.log.{i}"))).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::SeqCst);
+    w.join().unwrap();
+    let total = written.load(Ordering::SeqCst);
+    let ids = wait_for(
+        &dir.join("events.json"),
+        total as usize,
+        Duration::from_secs(20),
+    );
+    signal(&daemon, "TERM");
+    assert!(wait_exit(&mut daemon, Duration::from_secs(20)).success());
+    assert!(total > 2000, "the writer wrote only {total} records");
+    assert_eq!(missing(&ids, total), "", "records lost of {total}");
+    let repeated: Vec<_> = ids.iter().filter(|(_, &c)| c > 1).collect();
+    assert!(
+        repeated.is_empty(),
+        "records repeated: {:?}",
+        &repeated[..repeated.len().min(10)]
+    );
+    assert_eq!(ids.len() as u64, total);
+    eprintln!("rename+create: {total} records through 20 rotations, each exactly once");
+}
+
+/// What a copytruncate run left: records written, on disk at the end (in the
+/// copies and the live file), in the live file, and the daemon's output.
+struct CopytruncateRun {
+    total: u64,
+    on_disk: std::collections::BTreeSet<u64>,
+    live: std::collections::BTreeSet<u64>,
+    ids: BTreeMap<String, usize>,
+}
+
+fn ids_in(path: &Path) -> std::collections::BTreeSet<u64> {
+    String::from_utf8_lossy(&fs::read(path).unwrap())
+        .split(['\n', ';'])
+        .filter_map(|id| {
+            let id = id
+                .trim_start_matches("Call-ID: ")
+                .trim_start_matches("call_id=");
+            id.strip_prefix('c').and_then(|d| d.parse::<u64>().ok())
+        })
+        .collect()
+}
+
+/// copytruncate from another thread, as logrotate does it, 20 times while
+/// the writer appends; `copies_matched`: the input's glob also matches the copies.
+fn copytruncate_run(name: &str, copies_matched: bool) -> CopytruncateRun {
+    let dir = scratch(name);
+    let log = dir.join("pbx.log");
+    File::create(&log).unwrap();
+    let pattern = if copies_matched {
+        dir.join("pbx.log*")
+    } else {
+        log.clone()
+    };
+    let cfg = config(&dir, &file_input(&[&pattern], ""), "");
+    let mut daemon = start(&cfg, Stdio::null());
+    let stop = Arc::new(AtomicBool::new(false));
+    let written = Arc::new(AtomicU64::new(0));
+    let w = writer(
+        log.clone(),
+        stop.clone(),
+        written.clone(),
+        Duration::from_millis(2),
+    );
+    for i in 1..=20 {
+        std::thread::sleep(Duration::from_millis(300));
+        fs::copy(&log, dir.join(format!("pbx.log.{i}"))).unwrap();
+        OpenOptions::new()
+            .write(true)
+            .open(&log)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::SeqCst);
+    w.join().unwrap();
+    let total = written.load(Ordering::SeqCst);
+    let mut on_disk = std::collections::BTreeSet::new();
+    for e in fs::read_dir(&dir).unwrap().flatten() {
+        if e.file_name().to_string_lossy().starts_with("pbx.log") {
+            on_disk.extend(ids_in(&e.path()));
+        }
+    }
+    let live = ids_in(&log);
+    let want = if copies_matched {
+        on_disk.len()
+    } else {
+        live.len()
+    };
+    let ids = wait_for(&dir.join("events.json"), want, Duration::from_secs(20));
+    signal(&daemon, "TERM");
+    assert!(wait_exit(&mut daemon, Duration::from_secs(20)).success());
+    CopytruncateRun {
+        total,
+        on_disk,
+        live,
+        ids,
+    }
+}
+
+fn not_emitted(set: &std::collections::BTreeSet<u64>, ids: &BTreeMap<String, usize>) -> Vec<u64> {
+    set.iter()
+        .copied()
+        .filter(|n| !ids.contains_key(&format!("c{n}")))
+        .collect()
+}
+
+/// Lines written between logrotate's copy and its truncation are in no file
+/// afterwards, whoever reads (logrotate's own race). With a glob that also
+/// matches the copies, the daemon recognises each copy by its fingerprint and
+/// reads it from where it had read the original: nothing on disk is lost.
+#[test]
+fn copytruncate_rotation_20_times_loses_nothing_that_is_on_disk() {
+    let run = copytruncate_run("rotate-copytruncate", true);
+    let lost = not_emitted(&run.on_disk, &run.ids);
+    assert!(
+        lost.is_empty(),
+        "{} records on disk the daemon never emitted, first: {:?}",
+        lost.len(),
+        &lost[..lost.len().min(10)]
+    );
+    let repeated = run.ids.values().filter(|&&c| c > 1).count();
+    eprintln!(
+        "copytruncate, copies matched: {} records written, {} lost by logrotate's race (in no file), 0 lost by the daemon, {repeated} repeated",
+        run.total,
+        run.total - run.on_disk.len() as u64
+    );
+}
+
+/// Following only the live name, what was appended after the daemon's last
+/// read and before the truncation is only in the copy: the inherent window
+/// of copytruncate. Everything in the live file comes out; the window is
+/// measured and reported.
+#[test]
+fn copytruncate_on_the_live_name_only_loses_just_the_window_before_each_truncation() {
+    let run = copytruncate_run("rotate-copytruncate-live", false);
+    let lost_live = not_emitted(&run.live, &run.ids);
+    assert!(
+        lost_live.is_empty(),
+        "{} records of the live file not emitted",
+        lost_live.len()
+    );
+    let window = not_emitted(&run.on_disk, &run.ids).len();
+    eprintln!(
+        "copytruncate, live name only: {} records written, {window} only in the copies and not read ({:.3}% over 20 truncations)",
+        run.total,
+        window as f64 * 100.0 / run.total as f64
+    );
+}
+
+#[test]
+fn kill_9_ten_times_loses_no_status_line() {
+    let dir = scratch("kill9");
+    let log = dir.join("pbx.log");
+    File::create(&log).unwrap();
+    let cfg = config(&dir, &file_input(&[&log], ""), "");
+    let stop = Arc::new(AtomicBool::new(false));
+    let written = Arc::new(AtomicU64::new(0));
+    let w = writer(
+        log.clone(),
+        stop.clone(),
+        written.clone(),
+        Duration::from_millis(5),
+    );
+    let mut rng = 0x2545_f491_4f6c_dd1d_u64;
+    for i in 0..10 {
+        let mut daemon = start(&cfg, Stdio::null());
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        std::thread::sleep(Duration::from_millis(150 + rng % 600));
+        if i == 4 {
+            // A rotation while the daemon is down: the next start drains the rotated file.
+            signal(&daemon, "KILL");
+            let _ = daemon.wait();
+            fs::rename(&log, dir.join("pbx.log.1")).unwrap();
+            std::thread::sleep(Duration::from_millis(200));
+            continue;
+        }
+        signal(&daemon, "KILL");
+        let _ = daemon.wait();
+    }
+    stop.store(true, Ordering::SeqCst);
+    w.join().unwrap();
+    let total = written.load(Ordering::SeqCst);
+    let mut daemon = start(&cfg, Stdio::null());
+    let ids = wait_for(
+        &dir.join("events.json"),
+        total as usize,
+        Duration::from_secs(30),
+    );
+    signal(&daemon, "TERM");
+    assert!(wait_exit(&mut daemon, Duration::from_secs(20)).success());
+    assert_eq!(missing(&ids, total), "", "records lost of {total}");
+    let duplicates: usize = ids.values().map(|c| c - 1).sum();
+    eprintln!("kill -9 x10: {total} records, none lost, {duplicates} repeated (events written after the last checkpoint)");
+}
+
+#[test]
+fn sighup_applies_a_changed_config_and_refuses_a_broken_one() {
+    let dir = scratch("sighup");
+    let log = dir.join("pbx.log");
+    File::create(&log).unwrap();
+    let cfg = config(&dir, &file_input(&[&log], "labels = { v = \"1\" }"), "");
+    let mut daemon = start(&cfg, Stdio::null());
+    let append = |from: u64, to: u64| {
+        let mut f = OpenOptions::new().append(true).open(&log).unwrap();
+        for n in from..to {
+            f.write_all(&record(n)).unwrap();
+        }
+    };
+    let labels = || -> Vec<(String, String)> {
+        fs::read_to_string(dir.join("events.json"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                (
+                    v["call_id"].as_str().unwrap().to_string(),
+                    v["labels"]["v"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    };
+    append(0, 100);
+    wait_for(&dir.join("events.json"), 100, Duration::from_secs(10));
+    fs::write(
+        &cfg,
+        fs::read_to_string(&cfg)
+            .unwrap()
+            .replace("v = \"1\"", "v = \"2\""),
+    )
+    .unwrap();
+    signal(&daemon, "HUP");
+    let err = dir.join("daemon.err");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !fs::read_to_string(&err)
+        .unwrap()
+        .contains("configuration reloaded")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no reload: {}",
+            fs::read_to_string(&err).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    append(100, 200);
+    let ids = wait_for(&dir.join("events.json"), 200, Duration::from_secs(10));
+    // A broken config is refused; the running one goes on.
+    let good = fs::read_to_string(&cfg).unwrap();
+    fs::write(
+        &cfg,
+        good.replace("[[input]]", "[[input]]\nfollow_symlinks = true"),
+    )
+    .unwrap();
+    signal(&daemon, "HUP");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !fs::read_to_string(&err).unwrap().contains("reload refused") {
+        assert!(
+            Instant::now() < deadline,
+            "broken config not reported: {}",
+            fs::read_to_string(&err).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let msg = fs::read_to_string(&err).unwrap();
+    assert!(
+        msg.contains("follow_symlinks"),
+        "the error names the key: {msg}"
+    );
+    append(200, 300);
+    let after = wait_for(&dir.join("events.json"), 300, Duration::from_secs(10));
+    signal(&daemon, "TERM");
+    assert!(wait_exit(&mut daemon, Duration::from_secs(20)).success());
+
+    assert_eq!(missing(&ids, 200), "");
+    assert_eq!(missing(&after, 300), "");
+    assert!(after.values().all(|&c| c == 1), "a reload repeated events");
+    let l = labels();
+    let label_of = |n: u64| {
+        l.iter()
+            .find(|(c, _)| *c == format!("c{n}"))
+            .unwrap()
+            .1
+            .clone()
+    };
+    assert_eq!(label_of(5), "1");
+    assert_eq!(label_of(150), "2");
+    assert_eq!(
+        label_of(250),
+        "2",
+        "the refused config must not have replaced the running one"
+    );
+}
+
+#[test]
+fn sigterm_with_a_blocked_output_ends_and_keeps_undelivered_events_for_the_next_start() {
+    let dir = scratch("blocked");
+    let log = dir.join("pbx.log");
+    let mut f = File::create(&log).unwrap();
+    for n in 0..2000 {
+        f.write_all(&record(n)).unwrap();
+    }
+    drop(f);
+    // Output to a pipe nobody reads: it fills after a few dozen events.
+    let cfg = dir.join("stdout.toml");
+    fs::write(
+        &cfg,
+        fs::read_to_string(config(&dir, &file_input(&[&log], ""), ""))
+            .unwrap()
+            .replace(
+                &format!(
+                    "type = \"file\"\npath = \"{}\"",
+                    dir.join("events.json").display()
+                ),
+                "type = \"stdout\"",
+            ),
+    )
+    .unwrap();
+    let mut daemon = start(&cfg, Stdio::piped());
+    std::thread::sleep(Duration::from_millis(1500));
+    signal(&daemon, "TERM");
+    let status = wait_exit(&mut daemon, Duration::from_secs(15));
+    assert!(status.success(), "{status:?}");
+    // What reached the pipe before the stop.
+    let mut first = String::new();
+    std::io::Read::read_to_string(&mut daemon.stdout.take().unwrap(), &mut first).unwrap();
+    let delivered: std::collections::BTreeSet<String> = first
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["call_id"].as_str().map(str::to_string))
+        .collect();
+    assert!(delivered.len() < 2000, "the pipe should have blocked");
+    // The next start (to a file) delivers the rest.
+    let cfg2 = config(&dir, &file_input(&[&log], ""), "");
+    let mut daemon = start(&cfg2, Stdio::null());
+    let rest = wait_for(
+        &dir.join("events.json"),
+        2000 - delivered.len(),
+        Duration::from_secs(15),
+    );
+    signal(&daemon, "TERM");
+    assert!(wait_exit(&mut daemon, Duration::from_secs(15)).success());
+    let lost: Vec<u64> = (0..2000)
+        .filter(|n| {
+            let id = format!("c{n}");
+            !delivered.contains(&id) && !rest.contains_key(&id)
+        })
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} lost, first: {:?}",
+        lost.len(),
+        &lost[..lost.len().min(10)]
+    );
+}
+
+#[test]
+fn check_validates_the_shipped_config_and_names_line_and_key_of_errors() {
+    let out = Command::new(bin())
+        .args(["check", "--no-patterns-dir", "--config"])
+        .arg(repo().join("systemd/sipannotate.toml"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("valid") && stdout.contains("input pbx: files"),
+        "{stdout}"
+    );
+
+    let dir = scratch("check");
+    let bad = dir.join("bad.toml");
+    fs::write(&bad, "[daemon]\npoll_interval_ms = 100\n\n[[input]]\ntype = \"file\"\npaths = [\"/var/log/x\"]\nread_form = \"end\"\n").unwrap();
+    let out = Command::new(bin())
+        .args(["check", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        err.contains("bad.toml") && err.contains("line 4") && err.contains("read_form"),
+        "{err}"
+    );
+}
+
+#[test]
+fn systemd_unit_verifies_and_scores_2_or_lower() {
+    let analyze = debian_tool("/usr/bin/systemd-analyze", "systemd", "systemd-analyze");
+    debian_tool("/usr/bin/man", "man-db", "man");
+    let dir = scratch("systemd");
+    // The unit as installed, with the binary where this build put it.
+    let unit = fs::read_to_string(repo().join("systemd/sipannotate.service"))
+        .unwrap()
+        .replace("/usr/bin/sipannotate", bin());
+    let path = dir.join("sipannotate.service");
+    fs::write(&path, unit).unwrap();
+    // Documentation=man:sipannotate(1) must resolve: install the generated page.
+    fs::create_dir_all(dir.join("man/man1")).unwrap();
+    let man = Command::new(bin())
+        .args(["generate", "man"])
+        .output()
+        .unwrap();
+    assert!(man.status.success());
+    fs::write(dir.join("man/man1/sipannotate.1"), &man.stdout).unwrap();
+    let verify = Command::new(&analyze)
+        .arg("verify")
+        .arg(&path)
+        .env("MANPATH", dir.join("man"))
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success() && verify.stderr.is_empty(),
+        "systemd-analyze verify: {}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    let security = Command::new(&analyze)
+        .args(["security", "--offline=yes", "--no-pager"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&security.stdout);
+    let level: f64 = text
+        .lines()
+        .find_map(|l| {
+            l.split("Overall exposure level for sipannotate.service:")
+                .nth(1)
+        })
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "no exposure level in: {text}{}",
+                String::from_utf8_lossy(&security.stderr)
+            )
+        });
+    assert!(level <= 2.0, "exposure {level} > 2.0:\n{text}");
+}
+
+#[test]
+fn generate_writes_a_man_page_and_completions() {
+    let man = Command::new(bin())
+        .args(["generate", "man"])
+        .output()
+        .unwrap();
+    let page = String::from_utf8_lossy(&man.stdout);
+    assert!(
+        man.status.success()
+            && page.starts_with(".ie")
+            && page.contains(".SH SUBCOMMANDS")
+            && page.contains("daemon")
+    );
+    for shell in ["bash", "zsh", "fish"] {
+        let c = Command::new(bin())
+            .args(["generate", "completions", shell])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&c.stdout);
+        assert!(
+            c.status.success() && text.contains("explain") && text.contains("--follow"),
+            "{shell}"
+        );
+    }
+}
