@@ -78,6 +78,8 @@ pub fn start(config: &Path, stdout: Stdio) -> Child {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!(
         "daemon did not start: {}",
         fs::read_to_string(&err).unwrap_or_default()
