@@ -5,6 +5,7 @@ mod cli;
 mod corpus;
 mod daemon;
 mod hostile;
+mod inputs;
 mod kb;
 mod real_tools;
 mod support;
