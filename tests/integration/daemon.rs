@@ -710,3 +710,49 @@ fn generate_writes_a_man_page_and_completions() {
         );
     }
 }
+
+#[test]
+fn symlinks_deletion_and_files_appearing_under_a_glob_are_followed() {
+    let dir = scratch("symlink-delete-glob");
+    let logs = dir.join("logs");
+    fs::create_dir_all(&logs).unwrap();
+    let target1 = dir.join("asterisk-1.log");
+    File::create(&target1).unwrap();
+    let link = logs.join("full");
+    std::os::unix::fs::symlink(&target1, &link).unwrap();
+    let glob = logs.join("*.log");
+    let cfg = config(&dir, &file_input(&[&link, &glob], ""), "");
+    let mut daemon = start(&cfg, Stdio::null());
+    let append = |p: &Path, from: u64, to: u64| {
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .unwrap();
+        for n in from..to {
+            f.write_all(&record(n)).unwrap();
+        }
+    };
+    let out = dir.join("events.json");
+    append(&target1, 0, 10);
+    wait_for(&out, 10, Duration::from_secs(10));
+    // The link is pointed at a new file (atomically, as deploy tools do).
+    let target2 = dir.join("asterisk-2.log");
+    append(&target2, 10, 20);
+    let tmp = logs.join(".full.tmp");
+    std::os::unix::fs::symlink(&target2, &tmp).unwrap();
+    fs::rename(&tmp, &link).unwrap();
+    wait_for(&out, 20, Duration::from_secs(10));
+    // A file appears under the glob, is deleted, and is created again.
+    let kam = logs.join("kamailio.log");
+    append(&kam, 20, 30);
+    wait_for(&out, 30, Duration::from_secs(10));
+    fs::remove_file(&kam).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    append(&kam, 30, 40);
+    let ids = wait_for(&out, 40, Duration::from_secs(10));
+    signal(&daemon, "TERM");
+    assert!(wait_exit(&mut daemon, Duration::from_secs(20)).success());
+    assert_eq!(missing(&ids, 40), "");
+    assert!(ids.values().all(|&c| c == 1), "repeated: {ids:?}");
+}
