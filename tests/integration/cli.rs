@@ -309,3 +309,49 @@ fn live_pipe_json_completes_an_open_dump_when_the_pipe_goes_quiet() {
     drop(stdin);
     child.wait().unwrap();
 }
+
+#[test]
+fn follow_mode_annotates_appended_lines_through_a_rotation() {
+    let dir = repo().join("target/test-scratch/follow-mode");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("pbx.log");
+    std::fs::write(&log, "old line, SIP/2.0 404 Not Found before we started\n").unwrap();
+    let mut child = Command::new(BIN)
+        .args([
+            "--no-patterns-dir",
+            "-f",
+            "--color",
+            "never",
+            "--only-matches",
+        ])
+        .arg(&log)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = line_reader(&mut child);
+    let next = || {
+        lines
+            .recv_timeout(Duration::from_secs(10))
+            .expect("an annotated line in time")
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let append = |p: &std::path::Path, text: &str| {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    };
+    append(&log, "<--- SIP read from UDP:10.0.0.1:5060 --->\nSIP/2.0 486 Busy Here\nCall-ID: f1\nCSeq: 1 INVITE\n\n");
+    assert_eq!(next(), "SIP/2.0 486 Busy Here");
+    assert!(next().contains("486 Busy Here"), "annotation follows");
+    std::fs::rename(&log, dir.join("pbx.log.1")).unwrap();
+    append(&log, "Nov 21 10:00:00 pbx kamailio[7]: ACC: call missed: method=INVITE;call_id=f2;code=503;reason=Service Unavailable\n");
+    let status = next();
+    assert!(status.contains("call_id=f2;code=503"), "{status}");
+    assert!(next().contains("503"));
+    let _ = child.kill();
+    let _ = child.wait();
+}
