@@ -40,6 +40,8 @@ const POLL_BUDGET: u64 = 8 << 20;
 const GONE_GRACE: Duration = Duration::from_secs(5);
 /// Identities of drained files remembered, so a glob never reads them twice.
 const MAX_DRAINED: usize = 4096;
+/// Truncated files whose content is remembered, for a copy found later.
+const MAX_TRUNCATED: usize = 64;
 /// A file is taken for a copy of another only if this many first bytes agree.
 const MIN_COPY_FINGERPRINT: u64 = 64;
 
@@ -226,7 +228,10 @@ pub struct FileInput<'c> {
     /// Content fingerprints of files truncated in place, with the offset
     /// read before: a copy found later (copytruncate into a matched name)
     /// continues from there instead of being read twice.
-    truncated: Vec<(Fingerprint, u64)>,
+    truncated: Vec<(Vec<u8>, u64)>,
+    /// New files seen too short to tell whether they are a copy being
+    /// written: looked at again at the next scan (once).
+    deferred: BTreeMap<PathBuf, Instant>,
     stats: FollowStats,
     warned_full: bool,
 }
@@ -255,6 +260,7 @@ impl<'c> FileInput<'c> {
             scanned: None,
             rescan: false,
             truncated: Vec::new(),
+            deferred: BTreeMap::new(),
             stats: FollowStats::default(),
             warned_full: false,
         }
@@ -436,7 +442,7 @@ impl<'c> FileInput<'c> {
     fn truncated_in_place(&mut self, i: usize, positions: &mut Vec<Position>) -> bool {
         let name = self.name.clone();
         let t = &mut self.files[i];
-        let (old_fp, old_settled) = (t.fp, t.base + t.engine.settled());
+        let (old_head, old_settled) = (std::mem::take(&mut t.head), t.base + t.engine.settled());
         t.engine.discard_partial();
         if t.file.seek(SeekFrom::Start(0)).is_err() {
             return false;
@@ -448,11 +454,11 @@ impl<'c> FileInput<'c> {
         t.fp = Fingerprint::of(&[]);
         self.stats.truncations += 1;
         positions.push(t.position(&name));
-        if old_fp.len >= MIN_COPY_FINGERPRINT {
-            if self.truncated.len() >= MAX_DRAINED {
+        if old_head.len() as u64 >= MIN_COPY_FINGERPRINT {
+            if self.truncated.len() >= MAX_TRUNCATED {
                 self.truncated.remove(0);
             }
-            self.truncated.push((old_fp, old_settled));
+            self.truncated.push((old_head, old_settled));
         }
         true
     }
@@ -534,7 +540,19 @@ impl<'c> FileInput<'c> {
             if self.files.iter().any(|t| t.id == id) {
                 continue; // already followed under another name (rotated into the glob)
             }
-            let start = self.start_offset(&file, &meta, id, first);
+            // Too short to be recognised as a copy being written? Look again
+            // at the next scan, once.
+            if !first && meta.len() < MIN_COPY_FINGERPRINT && !self.deferred.contains_key(&path) {
+                if self.deferred.len() >= MAX_TRUNCATED {
+                    self.deferred.clear();
+                }
+                self.deferred.insert(path, Instant::now());
+                continue;
+            }
+            self.deferred.remove(&path);
+            let Some(start) = self.start_offset(&file, &meta, id, first) else {
+                continue;
+            };
             let before = self.files.len();
             self.follow(path, file, id, start, false);
             // Checkpoint its identity at once: if the daemon dies before it
@@ -552,8 +570,14 @@ impl<'c> FileInput<'c> {
         }
     }
 
-    /// Where a newly found file starts.
-    fn start_offset(&mut self, file: &File, meta: &Metadata, id: FileId, first: bool) -> u64 {
+    /// Where a newly found file starts; `None`: not now (a copy being made).
+    fn start_offset(
+        &mut self,
+        file: &File,
+        meta: &Metadata,
+        id: FileId,
+        first: bool,
+    ) -> Option<u64> {
         let len = meta.len();
         let matches = |fp_len: u64, fp: &str| {
             fp_len <= len
@@ -566,30 +590,39 @@ impl<'c> FileInput<'c> {
         {
             let c = self.resume.swap_remove(k);
             if matches(c.fp_len, &c.fp) {
-                return if c.offset <= len { c.offset } else { 0 };
+                return Some(if c.offset <= len { c.offset } else { 0 });
             }
         }
         if let Some((fp, offset)) = self.drained.remove(&id) {
             if matches(fp.len, &format!("{:016x}", fp.hash)) {
-                return offset.min(len);
+                return Some(offset.min(len));
             }
         }
-        // A copy of a followed file (copytruncate into a name the glob matches):
-        // go on where the original was read to, not from the start.
-        let copy_of =
-            |fp: &Fingerprint| fp.len >= MIN_COPY_FINGERPRINT && matches(fp.len, &fp.hex());
-        if let Some(t) = self.files.iter().find(|t| copy_of(&t.fp)) {
-            return (t.base + t.engine.settled()).min(len);
+        // A copy of a followed file (copytruncate into a name the glob matches),
+        // perhaps still being written: go on where the original was read to.
+        let start = read_head(file, len).unwrap_or_default();
+        let copy_of = |head: &[u8]| {
+            let n = start.len().min(head.len());
+            n as u64 >= MIN_COPY_FINGERPRINT && start[..n] == head[..n]
+        };
+        // While the original is not truncated yet, its content is read from
+        // the original; the copy is taken up where the original stopped once
+        // the truncation is seen. A copy of a file that is never truncated
+        // (`cp full full.bak`) is never read: all of it is in the original.
+        if self.files.iter().any(|t| copy_of(&t.head)) {
+            return None;
         }
-        if let Some(k) = self.truncated.iter().position(|(fp, _)| copy_of(fp)) {
+        if let Some(k) = self.truncated.iter().position(|(head, _)| copy_of(head)) {
             let (_, offset) = self.truncated.remove(k);
-            return offset.min(len);
+            return Some(offset.min(len));
         }
-        if first && !self.known && self.options.read_from == ReadFrom::End {
-            len
-        } else {
-            0
-        }
+        Some(
+            if first && !self.known && self.options.read_from == ReadFrom::End {
+                len
+            } else {
+                0
+            },
+        )
     }
 
     fn follow(&mut self, path: PathBuf, mut file: File, id: FileId, start: u64, orphan: bool) {
