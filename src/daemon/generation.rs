@@ -185,7 +185,7 @@ impl Generation {
                 matcher: loaded.matcher.clone(),
                 stop: stop.clone(),
                 shared: shared.clone(),
-                done: done_tx.clone(),
+                _done: done_tx.clone(),
                 poll: d.poll_interval(),
             };
             match input {
@@ -336,9 +336,8 @@ struct InputContext {
     matcher: Arc<Matcher>,
     stop: Arc<AtomicBool>,
     shared: Arc<Shared>,
-    /// Dropped when the thread ends.
-    #[allow(dead_code)]
-    done: Sender<()>,
+    /// Never sent on: dropped when the thread ends, which is how `stop` knows.
+    _done: Sender<()>,
     poll: Duration,
 }
 

@@ -81,7 +81,10 @@ pub fn run(config_path: &Path, patterns_dir: Option<&Path>) -> Result<()> {
         select! {
             recv(signals) -> sig => match sig {
                 Ok(SIGHUP) => {
-                    let _ = sd_notify::notify(false, &[NotifyState::Reloading, monotonic_now()]);
+                    // systemd wants the monotonic time with RELOADING=1.
+                    let mut states = vec![NotifyState::Reloading];
+                    states.extend(NotifyState::monotonic_usec_now().ok());
+                    let _ = sd_notify::notify(false, &states);
                     match Loaded::load(config_path, patterns_dir) {
                         Err(e) => {
                             eprintln!("sipannotate: reload refused, the running configuration stays: {e}");
@@ -160,10 +163,6 @@ pub fn run(config_path: &Path, patterns_dir: Option<&Path>) -> Result<()> {
 
 fn drain_timeout(loaded: &Loaded) -> Duration {
     Duration::from_secs(loaded.config.daemon.drain_timeout_secs.max(1))
-}
-
-fn monotonic_now() -> NotifyState<'static> {
-    sd_notify::NotifyState::monotonic_usec_now().unwrap_or(NotifyState::Custom("X_RELOADING=1"))
 }
 
 fn tempfile_probe(dir: &Path) -> std::io::Result<()> {

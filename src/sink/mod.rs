@@ -165,7 +165,7 @@ impl<'c> Encoder<'c> {
 /// The `Output` of a daemon input: each event, cloned, goes to the sink
 /// thread (events are rare; lines never cross threads).
 pub struct EventSender {
-    input_override: Option<Arc<str>>,
+    /// Input names shared by all events of an input (one allocation per name).
     names: BTreeMap<String, Arc<str>>,
     labels: Arc<Labels>,
     /// Only these format ids produce events (all when empty).
@@ -180,7 +180,6 @@ impl EventSender {
         formats: Vec<usize>,
     ) -> EventSender {
         EventSender {
-            input_override: None,
             names: BTreeMap::new(),
             labels,
             formats,
@@ -202,7 +201,6 @@ impl EventSender {
     /// The same destination, for another thread (a TCP connection).
     pub fn duplicate(&self) -> EventSender {
         EventSender {
-            input_override: self.input_override.clone(),
             names: BTreeMap::new(),
             labels: self.labels.clone(),
             formats: self.formats.clone(),
@@ -224,13 +222,13 @@ impl Output for EventSender {
         if !self.formats.is_empty() && !self.formats.contains(&ev.format) {
             return Ok(());
         }
-        let name = match &self.input_override {
+        let name = match self.names.get(input) {
             Some(n) => n.clone(),
-            None => self
-                .names
-                .entry(input.to_string())
-                .or_insert_with(|| Arc::from(input))
-                .clone(),
+            None => {
+                let n: Arc<str> = Arc::from(input);
+                self.names.insert(input.to_string(), n.clone());
+                n
+            }
         };
         self.send(Record::Event {
             input: name,

@@ -54,6 +54,7 @@ pub fn run_udp<O: Output>(
     socket.set_read_timeout(Some(options.poll.min(options.flush_timeout)))?;
     let mut engine = Engine::new(catalog, matcher, input);
     engine.set_max_line(options.max_line);
+    let mut tally = Tally::default();
     let mut buf = vec![0u8; options.max_message + 1];
     let mut line = Vec::with_capacity(options.max_message + 1);
     let mut last = Instant::now();
@@ -70,7 +71,7 @@ pub fn run_udp<O: Output>(
                 line.clear();
                 line.extend_from_slice(trim_message(msg));
                 line.push(b'\n');
-                count_events(&mut engine, &line, out, counters)?;
+                engine.push(&line, out)?;
                 last = Instant::now();
                 idle_done = false;
             }
@@ -82,8 +83,10 @@ pub fn run_udp<O: Output>(
             out.flush()?;
             idle_done = true;
         }
+        tally.update(&engine, counters);
     }
     engine.finish(out)?;
+    tally.update(&engine, counters);
     out.flush()
 }
 
@@ -154,6 +157,7 @@ fn serve_tcp<O: Output>(
     stream.set_read_timeout(Some(options.poll.min(options.flush_timeout)))?;
     let mut engine = Engine::new(catalog, matcher, name);
     engine.set_max_line(options.max_line);
+    let mut tally = Tally::default();
     let mut framer = StreamFramer::new(options.max_message);
     let mut chunk = vec![0u8; 64 * 1024];
     let mut line = Vec::new();
@@ -175,7 +179,7 @@ fn serve_tcp<O: Output>(
                     line.clear();
                     line.extend_from_slice(trim_message(msg));
                     line.push(b'\n');
-                    count_events(&mut engine, &line, out, counters)?;
+                    engine.push(&line, out)?;
                 }
                 last = Instant::now();
                 idle_done = false;
@@ -190,6 +194,7 @@ fn serve_tcp<O: Output>(
             out.flush()?;
             idle_done = true;
         }
+        tally.update(&engine, counters);
     }
     // A last message without its line break still counts.
     if let Some(rest) = framer.remainder() {
@@ -200,22 +205,24 @@ fn serve_tcp<O: Output>(
         engine.push(&line, out)?;
     }
     engine.finish(out)?;
+    tally.update(&engine, counters);
     out.flush()
 }
 
-/// Pushes one message and counts the events it completed.
-fn count_events<O: Output>(
-    engine: &mut Engine<'_>,
-    line: &[u8],
-    out: &mut O,
-    counters: &SyslogCounters,
-) -> io::Result<()> {
-    let before = engine.stats().events;
-    engine.push(line, out)?;
-    counters
-        .events
-        .fetch_add(engine.stats().events - before, Ordering::Relaxed);
-    Ok(())
+/// Adds an engine's new events to the shared counters.
+#[derive(Default)]
+struct Tally {
+    events: u64,
+}
+
+impl Tally {
+    fn update(&mut self, engine: &Engine<'_>, counters: &SyslogCounters) {
+        let now = engine.stats().events;
+        counters
+            .events
+            .fetch_add(now - self.events, Ordering::Relaxed);
+        self.events = now;
+    }
 }
 
 fn is_timeout(e: &io::Error) -> bool {
