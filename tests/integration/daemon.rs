@@ -756,3 +756,55 @@ fn symlinks_deletion_and_files_appearing_under_a_glob_are_followed() {
     assert_eq!(missing(&ids, 40), "");
     assert!(ids.values().all(|&c| c == 1), "repeated: {ids:?}");
 }
+
+#[test]
+fn a_sip_dump_split_by_a_rotation_still_yields_one_complete_event_and_stats_are_reported() {
+    let dir = scratch("split-dump");
+    let log = dir.join("pbx.log");
+    fs::write(
+        &log,
+        "<--- Received SIP response (420 bytes) from UDP:127.0.0.1:5060 --->\nSIP/2.0 503 Service Unavailable\nVia: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK-x\n",
+    )
+    .unwrap();
+    let cfg = config(
+        &dir,
+        &file_input(&[&log], ""),
+        // A flush timeout longer than the rotation takes, as on a busy host.
+        "flush_timeout_ms = 3000\n",
+    );
+    let text = fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("stats_interval_secs = 0", "stats_interval_secs = 1");
+    fs::write(&cfg, text).unwrap();
+    let mut daemon = start(&cfg, Stdio::null());
+    std::thread::sleep(Duration::from_millis(300));
+    fs::rename(&log, dir.join("pbx.log.1")).unwrap();
+    fs::write(
+        &log,
+        "Call-ID: split-1\nCSeq: 42 INVITE\nRetry-After: 120\nContent-Length: 0\n\nNov 21 10:00:00 pbx kamailio[7]: INFO: next\n",
+    )
+    .unwrap();
+    let ids = wait_for(&dir.join("events.json"), 1, Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(1500));
+    signal(&daemon, "TERM");
+    assert!(wait_exit(&mut daemon, Duration::from_secs(20)).success());
+    assert_eq!(ids.get("split-1"), Some(&1), "{ids:?}");
+    let records: Vec<serde_json::Value> = fs::read_to_string(dir.join("events.json"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ev = records.iter().find(|r| r["type"] == "response").unwrap();
+    assert_eq!(ev["code"], 503);
+    assert_eq!(ev["cseq"], 42);
+    assert_eq!(ev["retry_after"], 120, "{ev}");
+    let stats = records
+        .iter()
+        .rev()
+        .find(|r| r["type"] == "stats")
+        .expect("a periodic stats event");
+    let logs = &stats["inputs"]["logs"];
+    assert_eq!(logs["rotations"], 1, "{stats}");
+    assert_eq!(logs["events"], 1, "{stats}");
+    assert!(logs["lines"].as_u64().unwrap() >= 8, "{stats}");
+}
