@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::format::siem::{LeefVersion, SiemKind, SiemOptions};
+
 /// Annotate SIP response codes in PBX, proxy and SBC logs.
 ///
 /// Reads Kamailio, OpenSIPS, Asterisk, FreeSWITCH, Avaya, Cisco, AudioCodes,
@@ -64,9 +66,12 @@ pub struct CommonArgs {
 pub struct AnnotateArgs {
     /// Output format: text passes every line through and adds an annotation
     /// line after each status line; json writes one event object per status
-    /// line (and, without --only-matches, one {"type":"line"} object per other line).
-    #[arg(short, long, value_enum, default_value_t = OutputKind::Text)]
-    pub output: OutputKind,
+    /// line (and, without --only-matches, one {"type":"line"} object per other
+    /// line). The SIEM encodings write one record per event: ecs (Elastic),
+    /// cef (ArcSight), leef (QRadar), gelf (Graylog), hec (Splunk), syslog
+    /// (RFC 5424), logfmt.
+    #[arg(short, long, value_enum, default_value_t = EventFormat::Text)]
+    pub output: EventFormat,
 
     /// Print only status lines with their annotations (text) or only events (json).
     #[arg(long)]
@@ -99,6 +104,9 @@ pub struct AnnotateArgs {
     /// With --follow: where files start (later files always start at the beginning).
     #[arg(long, value_enum, default_value_t = ReadFromArg::End, value_name = "WHERE")]
     pub read_from: ReadFromArg,
+
+    #[command(flatten)]
+    pub siem: SiemArgs,
 }
 
 /// Where a followed file starts.
@@ -109,6 +117,72 @@ pub enum ReadFromArg {
 }
 
 /// Output formats of the annotate command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EventFormat {
+    Text,
+    Json,
+    Ecs,
+    Cef,
+    Leef,
+    Gelf,
+    Hec,
+    Syslog,
+    Logfmt,
+}
+
+impl EventFormat {
+    /// The SIEM encoding, if this is one.
+    pub fn siem(self) -> Option<SiemKind> {
+        Some(match self {
+            EventFormat::Text | EventFormat::Json => return None,
+            EventFormat::Ecs => SiemKind::Ecs,
+            EventFormat::Cef => SiemKind::Cef,
+            EventFormat::Leef => SiemKind::Leef,
+            EventFormat::Gelf => SiemKind::Gelf,
+            EventFormat::Hec => SiemKind::Hec,
+            EventFormat::Syslog => SiemKind::Syslog,
+            EventFormat::Logfmt => SiemKind::Logfmt,
+        })
+    }
+}
+
+/// Settings of the SIEM encodings.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "SIEM encodings")]
+pub struct SiemArgs {
+    /// LEEF version.
+    #[arg(long, value_enum, default_value = "2.0", value_name = "VERSION")]
+    pub leef_version: LeefVersion,
+    /// LEEF 2.0 attribute delimiter: one character or hex (x09, 0x5E).
+    #[arg(long, default_value = "^", value_name = "CHAR")]
+    pub leef_delimiter: String,
+    /// RFC 5424 structured-data ID sipannotate@N: your IANA Private Enterprise
+    /// Number (32473 is reserved for documentation).
+    #[arg(long, default_value_t = 32473, value_name = "N")]
+    pub syslog_enterprise_number: u32,
+    /// RFC 5424 facility, 0..23 (16 = local0).
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub syslog_facility: u8,
+    /// Host named in SIEM records (default: this machine's name).
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Option<String>,
+}
+
+impl SiemArgs {
+    /// The encoder options these flags give.
+    pub fn options(&self) -> SiemOptions {
+        SiemOptions {
+            leef_version: self.leef_version,
+            leef_delimiter: self.leef_delimiter.clone(),
+            syslog_enterprise_number: self.syslog_enterprise_number,
+            syslog_facility: self.syslog_facility,
+            hostname: self.hostname.clone(),
+            ..SiemOptions::default()
+        }
+    }
+}
+
+/// Output formats of the explain and codes commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputKind {
     Text,

@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::format::siem::{SiemKind, SiemOptions};
 
 /// Where the daemon looks for its configuration by default.
 pub const DEFAULT_CONFIG: &str = "/etc/sipannotate/sipannotate.toml";
@@ -187,13 +188,36 @@ impl Input {
     }
 }
 
-/// How events are written.
+/// How events are written: the schema-1 JSON, the text annotation, or a SIEM encoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Encoding {
     #[default]
     Json,
     Text,
+    Ecs,
+    Cef,
+    Leef,
+    Gelf,
+    Hec,
+    Syslog,
+    Logfmt,
+}
+
+impl Encoding {
+    /// The SIEM encoding, if this is one.
+    pub fn siem(self) -> Option<SiemKind> {
+        Some(match self {
+            Encoding::Json | Encoding::Text => return None,
+            Encoding::Ecs => SiemKind::Ecs,
+            Encoding::Cef => SiemKind::Cef,
+            Encoding::Leef => SiemKind::Leef,
+            Encoding::Gelf => SiemKind::Gelf,
+            Encoding::Hec => SiemKind::Hec,
+            Encoding::Syslog => SiemKind::Syslog,
+            Encoding::Logfmt => SiemKind::Logfmt,
+        })
+    }
 }
 
 /// One `[[output]]`.
@@ -203,12 +227,33 @@ pub enum OutputConfig {
     Stdout {
         #[serde(default)]
         encoding: Encoding,
+        /// Settings of the SIEM encodings (`[output.options]`).
+        #[serde(default)]
+        options: SiemOptions,
     },
     File {
         path: PathBuf,
         #[serde(default)]
         encoding: Encoding,
+        #[serde(default)]
+        options: SiemOptions,
     },
+}
+
+impl OutputConfig {
+    pub fn encoding(&self) -> Encoding {
+        match self {
+            OutputConfig::Stdout { encoding, .. } | OutputConfig::File { encoding, .. } => {
+                *encoding
+            }
+        }
+    }
+
+    pub fn options(&self) -> &SiemOptions {
+        match self {
+            OutputConfig::Stdout { options, .. } | OutputConfig::File { options, .. } => options,
+        }
+    }
 }
 
 impl Config {
@@ -287,6 +332,13 @@ impl Config {
             }
         }
         for (i, o) in self.outputs.iter().enumerate() {
+            o.options().validate().map_err(|e| {
+                Error::new(format!(
+                    "line {}: [[output]] #{}: options.{e}",
+                    line_of_table(text, "output", i),
+                    i + 1
+                ))
+            })?;
             if let OutputConfig::File { path, .. } = o {
                 if !path.is_absolute() {
                     return Err(Error::new(format!(
@@ -389,10 +441,10 @@ impl Config {
         }
         for o in &self.outputs {
             match o {
-                OutputConfig::Stdout { encoding } => {
+                OutputConfig::Stdout { encoding, .. } => {
                     let _ = writeln!(s, "output: stdout ({encoding:?})");
                 }
-                OutputConfig::File { path, encoding } => {
+                OutputConfig::File { path, encoding, .. } => {
                     let _ = writeln!(s, "output: file {} ({encoding:?})", path.display());
                 }
             }

@@ -10,12 +10,14 @@ use clap::{CommandFactory, Parser};
 
 use sipannotate::catalog::Catalog;
 use sipannotate::cli::{
-    AnnotateArgs, Cli, ColorChoice, Command, CommonArgs, GenerateWhat, OutputKind, ReadFromArg,
+    AnnotateArgs, Cli, ColorChoice, Command, CommonArgs, EventFormat, GenerateWhat, OutputKind,
+    ReadFromArg,
 };
 use sipannotate::config::ReadFrom;
 use sipannotate::error::Error;
 use sipannotate::explain;
 use sipannotate::format::json::JsonOutput;
+use sipannotate::format::siem::{SiemEncoder, SiemOutput};
 use sipannotate::format::text::TextOutput;
 use sipannotate::format::Output;
 use sipannotate::framer::Stats;
@@ -208,13 +210,20 @@ fn annotate(
         ColorChoice::Never => false,
         ColorChoice::Auto => io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     };
+    if let Some(kind) = args.output.siem() {
+        let siem = args.siem.options();
+        siem.validate()
+            .map_err(|e| Failure::Other(Error::new(format!("--{}", e.replace('_', "-")))))?;
+        let mut out = SiemOutput::new(SiemEncoder::new(catalog, kind, siem), writer);
+        return run_inputs(catalog, &matcher, files, &mut out, options, args.stats);
+    }
     match args.output {
-        OutputKind::Text => {
-            let mut out = TextOutput::new(catalog, writer, color, args.only_matches);
+        EventFormat::Json => {
+            let mut out = JsonOutput::new(catalog, writer, !args.only_matches);
             run_inputs(catalog, &matcher, files, &mut out, options, args.stats)
         }
-        OutputKind::Json => {
-            let mut out = JsonOutput::new(catalog, writer, !args.only_matches);
+        _ => {
+            let mut out = TextOutput::new(catalog, writer, color, args.only_matches);
             run_inputs(catalog, &matcher, files, &mut out, options, args.stats)
         }
     }

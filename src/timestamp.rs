@@ -242,6 +242,77 @@ pub fn from_epoch_micros(us: u64, raw: &mut String, norm: &mut String) {
     }
 }
 
+/// Milliseconds since the epoch of an RFC 3339 time (`2026-11-18T11:06:40.5Z`,
+/// `...+01:00`); `None` for anything else (a stamp the log gave without a
+/// date or zone cannot be placed on the time line).
+pub fn rfc3339_millis(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())?
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut millis = 0;
+    if b.get(i) == Some(&b'.') {
+        let digits = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits == 0 {
+            return None;
+        }
+        let frac = &s[i + 1..i + 1 + digits];
+        millis = format!("{frac:0<3}")[..3].parse::<i64>().ok()?;
+        i += 1 + digits;
+    }
+    let offset_secs = match b.get(i..)? {
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
+            let off = num(i + 1..i + 3)? * 3600 + num(i + 4..i + 6)? * 60;
+            if *sign == b'+' {
+                off
+            } else {
+                -off
+            }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(y, mo as u32, d as u32);
+    Some((days * 86_400 + h * 3600 + mi * 60 + sec - offset_secs) * 1000 + millis)
+}
+
+/// (year, month, day) to days since 1970-01-01 (inverse of `civil_from_days`).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from(if m > 2 { m - 3 } else { m + 9 });
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// RFC 3339 UTC with milliseconds (`2026-11-18T11:06:40.000Z`) of epoch milliseconds.
+pub fn millis_to_rfc3339(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        ms.rem_euclid(1000)
+    )
+}
+
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian
 /// (Howard Hinnant's algorithm).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
@@ -303,6 +374,35 @@ mod tests {
         assert!(!has_time_of_day(b"SIP/2.0 200 OK"));
         assert!(!has_time_of_day(b"back from 203.0.113.9:5060"));
         assert!(!has_time_of_day(b"1:2:3"));
+    }
+
+    #[test]
+    fn rfc3339_round_trips_through_epoch_millis() {
+        assert_eq!(rfc3339_millis("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            rfc3339_millis("2026-11-18T11:06:40.000000Z"),
+            Some(1_795_000_000_000)
+        );
+        assert_eq!(
+            rfc3339_millis("2026-11-18T12:06:40.5+01:00"),
+            Some(1_795_000_000_500)
+        );
+        assert_eq!(
+            rfc3339_millis("2024-02-29T23:59:59.999-00:30"),
+            Some(1_709_252_999_999)
+        );
+        assert_eq!(
+            millis_to_rfc3339(1_795_000_000_500),
+            "2026-11-18T11:06:40.500Z"
+        );
+        for bad in [
+            "Nov 21 10:00:00",
+            "2026-13-01T00:00:00Z",
+            "2026-11-18T11:06:40",
+            "2026-11-18T11:06:40.Z",
+        ] {
+            assert_eq!(rfc3339_millis(bad), None, "{bad}");
+        }
     }
 
     #[test]

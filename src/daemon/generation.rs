@@ -18,6 +18,7 @@ use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use crate::catalog::Catalog;
 use crate::config::{Config, Encoding, Input, OutputConfig};
 use crate::error::{Error, Result};
+use crate::format::siem::SiemOptions;
 use crate::matcher::Matcher;
 use crate::sink::{Encoder, EventSender, FileSink, Labels, Record, Sink, StdoutSink};
 use crate::source::checkpoint::{Checkpoints, Position};
@@ -100,22 +101,22 @@ impl Generation {
     pub fn start(loaded: &Loaded, shared: &Arc<Shared>, started: Instant) -> Result<Generation> {
         let config = &loaded.config;
         let d = &config.daemon;
-        let mut sinks: Vec<(Box<dyn Sink>, Encoding)> = Vec::new();
+        let mut sinks: Vec<(Box<dyn Sink>, Encoding, SiemOptions)> = Vec::new();
         if config.outputs.is_empty() {
-            sinks.push((Box::new(StdoutSink::new()), Encoding::Json));
+            sinks.push((
+                Box::new(StdoutSink::new()),
+                Encoding::Json,
+                SiemOptions::default(),
+            ));
         }
         for o in &config.outputs {
-            match o {
-                OutputConfig::Stdout { encoding } => {
-                    sinks.push((Box::new(StdoutSink::new()), *encoding))
-                }
-                OutputConfig::File { path, encoding } => {
-                    let s = FileSink::open(path).map_err(|e| {
-                        Error::new(format!("output file {}: cannot open: {e}", path.display()))
-                    })?;
-                    sinks.push((Box::new(s), *encoding));
-                }
-            }
+            let sink: Box<dyn Sink> = match o {
+                OutputConfig::Stdout { .. } => Box::new(StdoutSink::new()),
+                OutputConfig::File { path, .. } => Box::new(FileSink::open(path).map_err(|e| {
+                    Error::new(format!("output file {}: cannot open: {e}", path.display()))
+                })?),
+            };
+            sinks.push((sink, o.encoding(), o.options().clone()));
         }
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, rx) = bounded::<Record>(d.channel_capacity);
@@ -480,14 +481,15 @@ fn run_journal(ctx: InputContext, options: JournalOptions, mut out: EventSender)
 fn run_sink(
     catalog: &Catalog,
     rx: Receiver<Record>,
-    mut sinks: Vec<(Box<dyn Sink>, Encoding)>,
+    sinks: Vec<(Box<dyn Sink>, Encoding, SiemOptions)>,
     shared: &Shared,
     started: Instant,
 ) -> std::result::Result<(), String> {
     let mut encoders: Vec<Encoder<'_>> = sinks
         .iter()
-        .map(|(_, e)| Encoder::new(catalog, *e))
+        .map(|(_, e, o)| Encoder::new(catalog, *e, o.clone()))
         .collect();
+    let mut sinks: Vec<Box<dyn Sink>> = sinks.into_iter().map(|(s, _, _)| s).collect();
     let mut pending: Vec<Position> = Vec::new();
     let mut buf = Vec::with_capacity(4096);
     let mut unflushed = false;
@@ -503,7 +505,7 @@ fn run_sink(
                 labels,
                 event,
             }) => {
-                for ((sink, _), enc) in sinks.iter_mut().zip(encoders.iter_mut()) {
+                for (sink, enc) in sinks.iter_mut().zip(encoders.iter_mut()) {
                     buf.clear();
                     enc.encode(&mut buf, &input, &labels, &event);
                     sink.write(&buf)
@@ -513,7 +515,7 @@ fn run_sink(
                 unflushed = true;
             }
             Ok(Record::Json(json)) => {
-                for ((sink, _), enc) in sinks.iter_mut().zip(encoders.iter()) {
+                for (sink, enc) in sinks.iter_mut().zip(encoders.iter()) {
                     if enc.kind() == Encoding::Json {
                         sink.write(&json)
                             .map_err(|e| format!("{}: {e}", sink.describe()))?;
@@ -525,7 +527,7 @@ fn run_sink(
             Err(_) => {}
         }
         if (rx.is_empty() || pending.len() >= 4096) && (unflushed || !pending.is_empty()) {
-            for (sink, _) in sinks.iter_mut() {
+            for sink in sinks.iter_mut() {
                 sink.flush()
                     .map_err(|e| format!("{}: {e}", sink.describe()))?;
             }

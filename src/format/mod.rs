@@ -4,6 +4,7 @@
 
 pub mod collect;
 pub mod json;
+pub mod siem;
 pub mod text;
 
 use std::io;

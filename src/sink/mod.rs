@@ -18,6 +18,7 @@ use crate::catalog::Catalog;
 use crate::config::Encoding;
 use crate::event::Event;
 use crate::format::json::{push_str, EventEncoder};
+use crate::format::siem::{SiemEncoder, SiemOptions};
 use crate::format::text::annotation_line;
 use crate::format::Output;
 use crate::source::checkpoint::Position;
@@ -114,19 +115,24 @@ pub struct Encoder<'c> {
     catalog: &'c Catalog,
     kind: Encoding,
     json: EventEncoder<'c>,
+    siem: Option<SiemEncoder<'c>>,
 }
 
 impl<'c> Encoder<'c> {
-    pub fn new(catalog: &'c Catalog, kind: Encoding) -> Encoder<'c> {
+    pub fn new(catalog: &'c Catalog, kind: Encoding, options: SiemOptions) -> Encoder<'c> {
         Encoder {
             catalog,
             kind,
             json: EventEncoder::new(catalog),
+            siem: kind.siem().map(|k| SiemEncoder::new(catalog, k, options)),
         }
     }
 
     /// Appends one record, with its line break.
     pub fn encode(&mut self, b: &mut Vec<u8>, input: &str, labels: &Labels, ev: &Event) {
+        if let Some(siem) = &mut self.siem {
+            return siem.encode(b, input, labels, ev);
+        }
         match self.kind {
             Encoding::Json => {
                 self.json.write(b, input, ev);
@@ -153,6 +159,7 @@ impl<'c> Encoder<'c> {
                 b.push(b'\n');
                 annotation_line(b, self.catalog, ev, false);
             }
+            _ => unreachable!("SIEM encodings are handled above"),
         }
         b.push(b'\n');
     }

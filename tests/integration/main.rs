@@ -8,4 +8,5 @@ mod hostile;
 mod inputs;
 mod kb;
 mod real_tools;
+mod siem;
 mod support;

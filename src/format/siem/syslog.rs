@@ -1,0 +1,91 @@
+//! RFC 5424 syslog: `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID
+//! [sipannotate@PEN k="v" ...] BOM message`. PRI = facility × 8 + our
+//! severity on the syslog scale; header fields are printable US-ASCII
+//! within their length limits (`-` when empty); SD-PARAM values escape `"`,
+//! `\` and `]` and have CR, LF and NUL replaced; the message is the
+//! annotation, cut (never the structured data) to keep the record within
+//! `syslog_max_message_bytes`.
+
+use super::{capped, syslog_severity, SiemOptions, View};
+use crate::timestamp::millis_to_rfc3339;
+
+/// Printable US-ASCII (33..126) only, at most `max` bytes, `-` when empty.
+fn header_field(b: &mut Vec<u8>, s: &str, max: usize) {
+    let start = b.len();
+    for c in s.bytes().take(max) {
+        b.push(if (33..=126).contains(&c) { c } else { b'_' });
+    }
+    if b.len() == start {
+        b.push(b'-');
+    }
+}
+
+fn param(b: &mut Vec<u8>, name: &str, value: &str) {
+    if value.is_empty() {
+        return;
+    }
+    b.push(b' ');
+    b.extend_from_slice(name.as_bytes());
+    b.extend_from_slice(b"=\"");
+    for c in value.chars() {
+        match c {
+            '"' | '\\' | ']' => {
+                b.push(b'\\');
+                b.push(c as u8);
+            }
+            '\r' | '\n' | '\0' => b.push(b' '),
+            c => {
+                let mut tmp = [0u8; 4];
+                b.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
+            }
+        }
+    }
+    b.push(b'"');
+}
+
+/// Appends one RFC 5424 message (no framing, no line break).
+pub fn encode(b: &mut Vec<u8>, v: &View<'_>, options: &SiemOptions) {
+    let ev = v.ev;
+    let start = b.len();
+    let pri = u16::from(options.syslog_facility) * 8 + u16::from(syslog_severity(v.severity));
+    b.extend_from_slice(format!("<{pri}>1 ").as_bytes());
+    match v.millis {
+        Some(ms) => b.extend_from_slice(millis_to_rfc3339(ms).as_bytes()),
+        None => b.push(b'-'),
+    }
+    b.push(b' ');
+    header_field(b, v.host, 255);
+    b.extend_from_slice(b" sipannotate - SIPRESP [sipannotate@");
+    b.extend_from_slice(options.syslog_enterprise_number.to_string().as_bytes());
+    param(b, "code", &ev.code.to_string());
+    param(b, "class", &v.class().to_string());
+    param(b, "reason", capped(v.reason));
+    param(b, "method", capped(&ev.method));
+    param(b, "callId", capped(&ev.call_id));
+    param(
+        b,
+        "cseq",
+        &ev.cseq.map(|c| c.to_string()).unwrap_or_default(),
+    );
+    param(b, "src", capped(&ev.src));
+    param(b, "dst", capped(&ev.dst));
+    param(b, "reasonHeader", &v.reason_header().unwrap_or_default());
+    param(b, "severity", v.severity.as_str());
+    param(b, "format", v.format_id());
+    param(b, "input", capped(v.input));
+    b.extend_from_slice(b"] \xEF\xBB\xBF");
+    // The message: title and explanation, single line, within the size limit.
+    let mut msg = format!("{}: {}", v.title(), v.message());
+    msg = msg.replace(['\r', '\n', '\0'], " ");
+    let room = options
+        .syslog_max_message_bytes
+        .saturating_sub(b.len() - start);
+    if msg.len() > room {
+        let mut end = room;
+        while !msg.is_char_boundary(end) {
+            end -= 1;
+        }
+        msg.truncate(end);
+    }
+    b.extend_from_slice(msg.as_bytes());
+}
