@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::format::siem::{SiemKind, SiemOptions};
+use crate::sink::syslog::{Framing, Transport};
 
 /// Where the daemon looks for its configuration by default.
 pub const DEFAULT_CONFIG: &str = "/etc/sipannotate/sipannotate.toml";
@@ -238,20 +239,46 @@ pub enum OutputConfig {
         #[serde(default)]
         options: SiemOptions,
     },
+    /// A syslog receiver (rsyslog, syslog-ng, a SIEM's collector).
+    Syslog {
+        /// host:port
+        address: String,
+        #[serde(default)]
+        transport: Transport,
+        #[serde(default)]
+        framing: Framing,
+        #[serde(default = "default_syslog_encoding")]
+        encoding: Encoding,
+        #[serde(default)]
+        options: SiemOptions,
+        /// Sent again after a reconnect (plain TCP has no acknowledgement).
+        #[serde(default = "default_resend_window")]
+        resend_window_bytes: usize,
+    },
+}
+
+fn default_syslog_encoding() -> Encoding {
+    Encoding::Syslog
+}
+
+fn default_resend_window() -> usize {
+    256 * 1024
 }
 
 impl OutputConfig {
     pub fn encoding(&self) -> Encoding {
         match self {
-            OutputConfig::Stdout { encoding, .. } | OutputConfig::File { encoding, .. } => {
-                *encoding
-            }
+            OutputConfig::Stdout { encoding, .. }
+            | OutputConfig::File { encoding, .. }
+            | OutputConfig::Syslog { encoding, .. } => *encoding,
         }
     }
 
     pub fn options(&self) -> &SiemOptions {
         match self {
-            OutputConfig::Stdout { options, .. } | OutputConfig::File { options, .. } => options,
+            OutputConfig::Stdout { options, .. }
+            | OutputConfig::File { options, .. }
+            | OutputConfig::Syslog { options, .. } => options,
         }
     }
 }
@@ -446,6 +473,18 @@ impl Config {
                 }
                 OutputConfig::File { path, encoding, .. } => {
                     let _ = writeln!(s, "output: file {} ({encoding:?})", path.display());
+                }
+                OutputConfig::Syslog {
+                    address,
+                    transport,
+                    framing,
+                    encoding,
+                    ..
+                } => {
+                    let _ = writeln!(
+                        s,
+                        "output: syslog {transport:?} {address} ({encoding:?}, {framing:?})"
+                    );
                 }
             }
         }

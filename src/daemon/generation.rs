@@ -20,7 +20,8 @@ use crate::config::{Config, Encoding, Input, OutputConfig};
 use crate::error::{Error, Result};
 use crate::format::siem::SiemOptions;
 use crate::matcher::Matcher;
-use crate::sink::{Encoder, EventSender, FileSink, Labels, Record, Sink, StdoutSink};
+use crate::sink::syslog::SyslogSink;
+use crate::sink::{Encoder, EventSender, FileSink, Flush, Labels, Record, Sink, StdoutSink};
 use crate::source::checkpoint::{Checkpoints, Position};
 use crate::source::file::{FileInput, FollowOptions};
 use crate::source::journal::{self, JournalOptions};
@@ -115,6 +116,16 @@ impl Generation {
                 OutputConfig::File { path, .. } => Box::new(FileSink::open(path).map_err(|e| {
                     Error::new(format!("output file {}: cannot open: {e}", path.display()))
                 })?),
+                OutputConfig::Syslog {
+                    address,
+                    transport,
+                    framing,
+                    resend_window_bytes,
+                    ..
+                } => Box::new(
+                    SyslogSink::new(address, *transport, *framing, *resend_window_bytes)
+                        .map_err(|e| Error::new(format!("output syslog {address}: {e}")))?,
+                ),
             };
             sinks.push((sink, o.encoding(), o.options().clone()));
         }
@@ -527,8 +538,14 @@ fn run_sink(
             Err(_) => {}
         }
         if (rx.is_empty() || pending.len() >= 4096) && (unflushed || !pending.is_empty()) {
+            let beat = || {
+                shared
+                    .sink_heartbeat
+                    .store(started.elapsed().as_millis() as u64, Ordering::Relaxed)
+            };
+            let ctx = Flush { heartbeat: &beat };
             for sink in sinks.iter_mut() {
-                sink.flush()
+                sink.flush(&ctx)
                     .map_err(|e| format!("{}: {e}", sink.describe()))?;
             }
             unflushed = false;

@@ -8,6 +8,8 @@
 //! the peer has the data, retrying inside with back-off, and an error from it
 //! keeps the positions where they were (at-least-once).
 
+pub mod syslog;
+
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
@@ -47,8 +49,15 @@ pub trait Sink: Send {
     fn describe(&self) -> String;
     /// Queues one encoded record (with its line break).
     fn write(&mut self, record: &[u8]) -> io::Result<()>;
-    /// Returns once everything written is delivered; this is the acknowledgement.
-    fn flush(&mut self) -> io::Result<()>;
+    /// Returns once everything written is delivered; this is the
+    /// acknowledgement. A sink that retries calls `ctx.heartbeat` between
+    /// attempts (the watchdog then knows the pipeline is alive).
+    fn flush(&mut self, ctx: &Flush<'_>) -> io::Result<()>;
+}
+
+/// What a sink may use while it flushes.
+pub struct Flush<'a> {
+    pub heartbeat: &'a dyn Fn(),
 }
 
 /// Standard output.
@@ -77,7 +86,7 @@ impl Sink for StdoutSink {
     fn write(&mut self, record: &[u8]) -> io::Result<()> {
         self.out.write_all(record)
     }
-    fn flush(&mut self) -> io::Result<()> {
+    fn flush(&mut self, _: &Flush<'_>) -> io::Result<()> {
         self.out.flush()
     }
 }
@@ -105,7 +114,7 @@ impl Sink for FileSink {
     fn write(&mut self, record: &[u8]) -> io::Result<()> {
         self.out.write_all(record)
     }
-    fn flush(&mut self) -> io::Result<()> {
+    fn flush(&mut self, _: &Flush<'_>) -> io::Result<()> {
         self.out.flush()
     }
 }

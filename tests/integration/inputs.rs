@@ -4,24 +4,12 @@
 //! systemd-journal-remote, read through journalctl with the cursor kept.
 
 use std::fs;
-use std::net::{TcpListener, UdpSocket};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::daemon::{call_ids, scratch, start};
 use crate::support::*;
-
-/// A port that was free a moment ago on 127.0.0.1 for both UDP and TCP.
-fn free_port() -> u16 {
-    loop {
-        let t = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = t.local_addr().unwrap().port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
 
 fn daemon_config(dir: &Path, input: &str) -> std::path::PathBuf {
     let p = dir.join("sipannotate.toml");
@@ -145,7 +133,6 @@ fn syslog_listener_takes_logger_over_udp_and_both_tcp_framings() {
 
 #[test]
 fn real_rsyslog_forwards_to_the_listener() {
-    let rsyslogd = debian_tool("/usr/sbin/rsyslogd", "rsyslog", "rsyslog");
     let logger = debian_tool("/usr/bin/logger", "bsdutils", "logger");
     let dir = scratch("syslog-rsyslog");
     let ours = free_port();
@@ -157,39 +144,16 @@ fn real_rsyslog_forwards_to_the_listener() {
         ),
     );
     let daemon = start(&cfg, Stdio::null());
-    let work = dir.join("rsyslog");
-    fs::create_dir_all(&work).unwrap();
-    let conf = work.join("rsyslog.conf");
-    fs::write(
-        &conf,
-        format!(
-            "global(workDirectory=\"{w}\")\n\
-             module(load=\"imudp\")\n\
+    let mut rsyslog = start_rsyslog(
+        &dir.join("rsyslog"),
+        &format!(
+            "module(load=\"imudp\")\n\
              input(type=\"imudp\" address=\"127.0.0.1\" port=\"{theirs}\")\n\
-             action(type=\"omfwd\" target=\"127.0.0.1\" port=\"{ours}\" protocol=\"tcp\" TCP_Framing=\"octet-counted\" template=\"RSYSLOG_SyslogProtocol23Format\")\n",
-            w = work.display()
+             action(type=\"omfwd\" target=\"127.0.0.1\" port=\"{ours}\" protocol=\"tcp\" TCP_Framing=\"octet-counted\" template=\"RSYSLOG_SyslogProtocol23Format\")\n"
         ),
-    )
-    .unwrap();
-    let mut rsyslog = Command::new(&rsyslogd)
-        .args(["-n", "-f"])
-        .arg(&conf)
-        .arg("-i")
-        .arg(work.join("rsyslogd.pid"))
-        .stdout(Stdio::null())
-        .stderr(fs::File::create(work.join("rsyslogd.err")).unwrap())
-        .spawn()
-        .unwrap();
-    // rsyslog is ready when its UDP port is bound.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while UdpSocket::bind(("127.0.0.1", theirs)).is_ok() {
-        assert!(
-            Instant::now() < deadline,
-            "rsyslogd did not start: {}",
-            fs::read_to_string(work.join("rsyslogd.err")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        Some(theirs),
+        None,
+    );
     for i in 0..20 {
         let code = [486, 404, 503, 603][i % 4];
         let ok = Command::new(&logger)

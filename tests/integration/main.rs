@@ -9,4 +9,5 @@ mod inputs;
 mod kb;
 mod real_tools;
 mod siem;
+mod sinks;
 mod support;

@@ -118,3 +118,61 @@ pub fn debian_tool(path: &str, package: &str, name: &str) -> PathBuf {
     );
     PathBuf::from(path)
 }
+
+/// A port that was free a moment ago on 127.0.0.1 for both UDP and TCP.
+pub fn free_port() -> u16 {
+    loop {
+        let t = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = t.local_addr().unwrap().port();
+        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// Starts Debian's rsyslogd in the foreground with `body` as its whole
+/// configuration (work directory `work`), and waits until it listens on the
+/// given UDP and TCP ports of 127.0.0.1.
+pub fn start_rsyslog(
+    work: &Path,
+    body: &str,
+    udp: Option<u16>,
+    tcp: Option<u16>,
+) -> std::process::Child {
+    use std::time::{Duration, Instant};
+    let rsyslogd = debian_tool("/usr/sbin/rsyslogd", "rsyslog", "rsyslog");
+    std::fs::create_dir_all(work).unwrap();
+    let conf = work.join("rsyslog.conf");
+    std::fs::write(
+        &conf,
+        format!("global(workDirectory=\"{}\")\n{body}", work.display()),
+    )
+    .unwrap();
+    let err = work.join("rsyslogd.err");
+    let mut child = Command::new(rsyslogd)
+        .args(["-n", "-f"])
+        .arg(&conf)
+        .arg("-i")
+        .arg(work.join("rsyslogd.pid"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let ready = || {
+        udp.is_none_or(|p| std::net::UdpSocket::bind(("127.0.0.1", p)).is_err())
+            && tcp.is_none_or(|p| std::net::TcpStream::connect(("127.0.0.1", p)).is_ok())
+    };
+    while !ready() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "rsyslogd did not start: {}",
+                std::fs::read_to_string(&err).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+}
