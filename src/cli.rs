@@ -251,6 +251,20 @@ See systemd/sipannotate.service and systemd/sipannotate.toml."
         #[arg(long, short, value_name = "PATH", default_value = crate::config::DEFAULT_CONFIG)]
         config: PathBuf,
     },
+    /// Act as rsyslog's mmexternal plug-in: one JSON reply per message line,
+    /// the annotation in $!sip.
+    #[command(after_help = "rsyslog configuration (see README):
+  module(load=\"mmexternal\")
+  action(type=\"mmexternal\" interface.input=\"fulljson\" forceSingleInstance=\"on\"
+         binary=\"/usr/bin/sipannotate rsyslog-mmexternal --input fulljson --lang en\")
+  template(name=\"sip\" type=\"string\" string=\"%msg% [%$!sip!code% %$!sip!meaning%]\\n\")
+Nothing is ever written to stderr (rsyslog reads it as replies); the language
+comes from --lang (rsyslog starts the plug-in with an empty environment).")]
+    RsyslogMmexternal {
+        /// What rsyslog sends: the message text (interface.input msg or rawmsg) or fulljson.
+        #[arg(long, value_enum, default_value = "fulljson")]
+        input: crate::rsyslog::MmInput,
+    },
     /// Generate a man page or shell completions from this command line.
     #[command(after_help = "EXAMPLES:
   sipannotate generate man > /usr/local/share/man/man1/sipannotate.1

@@ -30,6 +30,7 @@ pub mod format;
 pub mod framer;
 pub mod matcher;
 pub mod pipeline;
+pub mod rsyslog;
 pub mod selfcheck;
 pub mod sink;
 pub mod sipheaders;

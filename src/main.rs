@@ -81,6 +81,15 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             return Ok(ExitCode::SUCCESS);
         }
         Some(Command::Check { config }) => return check(config, patterns_dir),
+        Some(Command::RsyslogMmexternal { input }) => {
+            // Never a byte on stderr: a broken override directory means built-ins.
+            let catalog = load_catalog(&cli.common)
+                .or_else(|_| Catalog::builtin(&cli.common.lang))
+                .or_else(|_| Catalog::builtin("en"))?;
+            let matcher = Matcher::new(&catalog)?;
+            let _ = sipannotate::rsyslog::run_mmexternal(&catalog, &matcher, *input);
+            return Ok(ExitCode::SUCCESS);
+        }
         Some(Command::Generate { what }) => {
             let mut cmd = Cli::command();
             let mut out = io::stdout().lock();
@@ -115,7 +124,12 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Formats { check }) => formats(&catalog, check),
-        Some(Command::Daemon { .. } | Command::Check { .. } | Command::Generate { .. }) => {
+        Some(
+            Command::Daemon { .. }
+            | Command::Check { .. }
+            | Command::Generate { .. }
+            | Command::RsyslogMmexternal { .. },
+        ) => {
             unreachable!("handled above")
         }
         None => annotate(&catalog, &cli.files, &cli.annotate),

@@ -183,3 +183,79 @@ fn a_receiver_outage_loses_nothing_and_keeps_order() {
     assert_eq!(firsts, (0..600).collect::<Vec<_>>(), "order kept");
     eprintln!("receiver outage: 600 events, 0 lost, {} sent twice (the resend window after the reconnect)", ids.len() - 600);
 }
+
+#[test]
+fn real_rsyslog_runs_sipannotate_as_its_mmexternal_module() {
+    let logger = debian_tool("/usr/bin/logger", "bsdutils", "logger");
+    let dir = scratch("mmexternal");
+    let udp = free_port();
+    let out = dir.join("annotated.log");
+    let conf = format!(
+        "module(load=\"imudp\")\nmodule(load=\"mmexternal\")\n\
+         template(name=\"sip\" type=\"string\" string=\"%$!sip!code%|%$!sip!call_id%|%$!sip!class_name%|%$!sip!meaning%|%msg%\\n\")\n\
+         input(type=\"imudp\" address=\"127.0.0.1\" port=\"{udp}\" ruleset=\"r\")\n\
+         ruleset(name=\"r\") {{\n\
+           action(type=\"mmexternal\" binary=\"{bin} rsyslog-mmexternal --input fulljson --no-patterns-dir --lang en\" interface.input=\"fulljson\" forceSingleInstance=\"on\")\n\
+           action(type=\"omfile\" file=\"{}\" template=\"sip\")\n\
+         }}\n",
+        out.display(),
+        bin = env!("CARGO_BIN_EXE_sipannotate"),
+    );
+    let mut rsyslog = start_rsyslog(&dir.join("rsyslog"), &conf, Some(udp), None);
+    let messages = [
+        "ACC: call missed: timestamp=1795000000;method=INVITE;call_id=mm-1;code=486;reason=Busy Here",
+        "NOTICE: <core> nothing SIP about this line",
+        "ACC: transaction answered: method=BYE;call_id=mm-2;code=481;reason=Call Leg/Transaction Does Not Exist",
+        "Got SIP response 503 \"Service Unavailable\" back from 10.0.0.5:5060",
+    ];
+    for m in &messages {
+        let ok = Command::new(&logger)
+            .args([
+                "--server",
+                "127.0.0.1",
+                "--port",
+                &udp.to_string(),
+                "--udp",
+                "--tag",
+                "kamailio",
+            ])
+            .arg(m)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while fs::read_to_string(&out).unwrap_or_default().lines().count() < messages.len() {
+        assert!(
+            Instant::now() < deadline,
+            "rsyslog wrote: {:?}",
+            fs::read_to_string(&out)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    stop_child(&mut rsyslog);
+    let text = fs::read_to_string(&out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(
+        lines[0].starts_with("486|mm-1|Request Failure|The callee is busy"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].starts_with("|||"),
+        "noise gets no $!sip: {}",
+        lines[1]
+    );
+    assert!(
+        lines[2].starts_with("481|mm-2|Request Failure|"),
+        "{}",
+        lines[2]
+    );
+    assert!(lines[3].starts_with("503||Server Failure|"), "{}", lines[3]);
+    // The messages themselves pass unchanged, in order.
+    for (l, m) in lines.iter().zip(messages) {
+        assert!(l.ends_with(m), "{l}");
+    }
+}
