@@ -110,10 +110,11 @@ pub fn run_mmexternal(catalog: &Catalog, matcher: &Matcher, input: MmInput) -> i
         match input {
             MmInput::Msg => text.extend_from_slice(raw),
             MmInput::Fulljson => match serde_json::from_slice::<Value>(raw) {
-                Ok(v) => match v.get("msg").and_then(Value::as_str) {
-                    Some(m) => text.extend_from_slice(m.as_bytes()),
-                    None => {}
-                },
+                Ok(v) => {
+                    if let Some(m) = v.get("msg").and_then(Value::as_str) {
+                        text.extend_from_slice(m.as_bytes());
+                    }
+                }
                 Err(_) => text.extend_from_slice(raw),
             },
         }
