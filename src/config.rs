@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::format::siem::{SiemKind, SiemOptions};
+use crate::sink::policy::{OutputFilter, RedactConfig};
 use crate::sink::syslog::{Framing, Transport};
 
 /// Where the daemon looks for its configuration by default.
@@ -231,6 +232,12 @@ pub enum OutputConfig {
         /// Settings of the SIEM encodings (`[output.options]`).
         #[serde(default)]
         options: SiemOptions,
+        /// Which events this output takes.
+        #[serde(default)]
+        filter: OutputFilter,
+        /// What personal data is hidden before it leaves.
+        #[serde(default)]
+        redact: Option<RedactConfig>,
     },
     File {
         path: PathBuf,
@@ -238,6 +245,12 @@ pub enum OutputConfig {
         encoding: Encoding,
         #[serde(default)]
         options: SiemOptions,
+        /// Which events this output takes.
+        #[serde(default)]
+        filter: OutputFilter,
+        /// What personal data is hidden before it leaves.
+        #[serde(default)]
+        redact: Option<RedactConfig>,
     },
     /// A syslog receiver (rsyslog, syslog-ng, a SIEM's collector).
     Syslog {
@@ -251,6 +264,12 @@ pub enum OutputConfig {
         encoding: Encoding,
         #[serde(default)]
         options: SiemOptions,
+        /// Which events this output takes.
+        #[serde(default)]
+        filter: OutputFilter,
+        /// What personal data is hidden before it leaves.
+        #[serde(default)]
+        redact: Option<RedactConfig>,
         /// Sent again after a reconnect (plain TCP has no acknowledgement).
         #[serde(default = "default_resend_window")]
         resend_window_bytes: usize,
@@ -271,6 +290,22 @@ impl OutputConfig {
             OutputConfig::Stdout { encoding, .. }
             | OutputConfig::File { encoding, .. }
             | OutputConfig::Syslog { encoding, .. } => *encoding,
+        }
+    }
+
+    pub fn filter(&self) -> &OutputFilter {
+        match self {
+            OutputConfig::Stdout { filter, .. }
+            | OutputConfig::File { filter, .. }
+            | OutputConfig::Syslog { filter, .. } => filter,
+        }
+    }
+
+    pub fn redact(&self) -> Option<&RedactConfig> {
+        match self {
+            OutputConfig::Stdout { redact, .. }
+            | OutputConfig::File { redact, .. }
+            | OutputConfig::Syslog { redact, .. } => redact.as_ref(),
         }
     }
 

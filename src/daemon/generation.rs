@@ -20,6 +20,7 @@ use crate::config::{Config, Encoding, Input, OutputConfig};
 use crate::error::{Error, Result};
 use crate::format::siem::SiemOptions;
 use crate::matcher::Matcher;
+use crate::sink::policy::{OutputFilter, Redactor};
 use crate::sink::syslog::SyslogSink;
 use crate::sink::{Encoder, EventSender, FileSink, Flush, Labels, Record, Sink, StdoutSink};
 use crate::source::checkpoint::{Checkpoints, Position};
@@ -87,6 +88,15 @@ impl Loaded {
     }
 }
 
+/// One output, opened, with what decides what reaches it.
+struct SinkSetup {
+    sink: Box<dyn Sink>,
+    encoding: Encoding,
+    options: SiemOptions,
+    filter: OutputFilter,
+    redactor: Option<Redactor>,
+}
+
 /// Threads of one configuration.
 pub struct Generation {
     stop: Arc<AtomicBool>,
@@ -102,13 +112,15 @@ impl Generation {
     pub fn start(loaded: &Loaded, shared: &Arc<Shared>, started: Instant) -> Result<Generation> {
         let config = &loaded.config;
         let d = &config.daemon;
-        let mut sinks: Vec<(Box<dyn Sink>, Encoding, SiemOptions)> = Vec::new();
+        let mut sinks: Vec<SinkSetup> = Vec::new();
         if config.outputs.is_empty() {
-            sinks.push((
-                Box::new(StdoutSink::new()),
-                Encoding::Json,
-                SiemOptions::default(),
-            ));
+            sinks.push(SinkSetup {
+                sink: Box::new(StdoutSink::new()),
+                encoding: Encoding::Json,
+                options: SiemOptions::default(),
+                filter: OutputFilter::default(),
+                redactor: None,
+            });
         }
         for o in &config.outputs {
             let sink: Box<dyn Sink> = match o {
@@ -127,7 +139,18 @@ impl Generation {
                         .map_err(|e| Error::new(format!("output syslog {address}: {e}")))?,
                 ),
             };
-            sinks.push((sink, o.encoding(), o.options().clone()));
+            let redactor = o
+                .redact()
+                .map(Redactor::new)
+                .transpose()
+                .map_err(|e| Error::new(format!("output {}: {e}", sink.describe())))?;
+            sinks.push(SinkSetup {
+                sink,
+                encoding: o.encoding(),
+                options: o.options().clone(),
+                filter: o.filter().clone(),
+                redactor,
+            });
         }
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, rx) = bounded::<Record>(d.channel_capacity);
@@ -492,15 +515,19 @@ fn run_journal(ctx: InputContext, options: JournalOptions, mut out: EventSender)
 fn run_sink(
     catalog: &Catalog,
     rx: Receiver<Record>,
-    sinks: Vec<(Box<dyn Sink>, Encoding, SiemOptions)>,
+    sinks: Vec<SinkSetup>,
     shared: &Shared,
     started: Instant,
 ) -> std::result::Result<(), String> {
     let mut encoders: Vec<Encoder<'_>> = sinks
         .iter()
-        .map(|(_, e, o)| Encoder::new(catalog, *e, o.clone()))
+        .map(|s| Encoder::new(catalog, s.encoding, s.options.clone()))
         .collect();
-    let mut sinks: Vec<Box<dyn Sink>> = sinks.into_iter().map(|(s, _, _)| s).collect();
+    let policies: Vec<(OutputFilter, Option<Redactor>)> = sinks
+        .iter()
+        .map(|s| (s.filter.clone(), s.redactor.clone()))
+        .collect();
+    let mut sinks: Vec<Box<dyn Sink>> = sinks.into_iter().map(|s| s.sink).collect();
     let mut pending: Vec<Position> = Vec::new();
     let mut buf = Vec::with_capacity(4096);
     let mut unflushed = false;
@@ -516,7 +543,16 @@ fn run_sink(
                 labels,
                 event,
             }) => {
-                for (sink, enc) in sinks.iter_mut().zip(encoders.iter_mut()) {
+                for ((sink, enc), (filter, redactor)) in
+                    sinks.iter_mut().zip(encoders.iter_mut()).zip(&policies)
+                {
+                    if !filter.admits(&catalog.kb, &event) {
+                        continue;
+                    }
+                    let event = match redactor {
+                        Some(r) => r.event(&event),
+                        None => std::borrow::Cow::Borrowed(&*event),
+                    };
                     buf.clear();
                     enc.encode(&mut buf, &input, &labels, &event);
                     sink.write(&buf)

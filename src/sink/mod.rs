@@ -8,6 +8,7 @@
 //! the peer has the data, retrying inside with back-off, and an error from it
 //! keeps the positions where they were (at-least-once).
 
+pub mod policy;
 pub mod syslog;
 
 use std::collections::BTreeMap;

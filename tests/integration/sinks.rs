@@ -259,3 +259,80 @@ fn real_rsyslog_runs_sipannotate_as_its_mmexternal_module() {
         assert!(l.ends_with(m), "{l}");
     }
 }
+
+#[test]
+fn outputs_filter_events_and_redact_users_before_they_leave() {
+    let dir = scratch("sink-policy");
+    let log = dir.join("in.log");
+    fs::copy(repo().join("tests/data/siem-input.log"), &log).unwrap();
+    let mut f = OpenOptions::new().append(true).open(&log).unwrap();
+    f.write_all(b"Nov 21 10:00:09 pbx x: SIP/2.0 407 Proxy Authentication Required#012Proxy-Authorization: Digest username=\"carol\", response=\"deadbeef\"#012From: <sip:carol@example.com>;tag=9#012Call-ID: auth-1#012CSeq: 2 INVITE\n").unwrap();
+    drop(f);
+    let cfg = daemon_config(
+        &dir,
+        &log,
+        &format!(
+            "[[output]]\ntype = \"file\"\npath = \"{auth}\"\nfilter = {{ codes = [401, 407] }}\n\n\
+             [[output]]\ntype = \"file\"\npath = \"{cef}\"\nencoding = \"cef\"\nredact = {{ users = \"mask\" }}\n\n\
+             [[output]]\ntype = \"file\"\npath = \"{severe}\"\nfilter = {{ min_severity = \"error\" }}\n\n\
+             [[output]]\ntype = \"file\"\npath = \"{json}\"\nredact = {{ users = \"mask\" }}\n",
+            auth = dir.join("auth.json").display(),
+            cef = dir.join("redacted.cef").display(),
+            severe = dir.join("severe.json").display(),
+            json = dir.join("redacted.json").display(),
+        ),
+    );
+    let mut daemon = start(&cfg, Stdio::null());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while fs::read_to_string(dir.join("redacted.cef"))
+        .unwrap_or_default()
+        .lines()
+        .count()
+        < 6
+    {
+        assert!(Instant::now() < deadline, "no events");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    stop_child(&mut daemon);
+    let codes = |name: &str| -> Vec<u64> {
+        fs::read_to_string(dir.join(name))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["code"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect()
+    };
+    assert_eq!(codes("auth.json"), vec![401, 407]);
+    assert!(
+        codes("severe.json").iter().all(|&c| c == 503 || c >= 500),
+        "{:?}",
+        codes("severe.json")
+    );
+    assert!(codes("severe.json").contains(&503));
+    let cef = fs::read_to_string(dir.join("redacted.cef")).unwrap();
+    assert_eq!(cef.lines().count(), 6);
+    for secret in ["alice", "carol", "deadbeef", "+4930123456"] {
+        assert!(
+            !cef.contains(secret),
+            "{secret} left through redaction:\n{cef}"
+        );
+    }
+    assert!(cef.contains("suser=***"), "{cef}");
+    // The JSON event carries the raw line and From: both redacted.
+    let json = fs::read_to_string(dir.join("redacted.json")).unwrap();
+    assert_eq!(json.lines().count(), 6);
+    for secret in ["alice", "carol", "deadbeef"] {
+        assert!(
+            !json.contains(secret),
+            "{secret} left through redaction:\n{json}"
+        );
+    }
+    assert!(
+        json.contains("Proxy-Authorization: [redacted]#012"),
+        "{json}"
+    );
+    assert!(json.contains("<sip:***@example.com>"), "{json}");
+}
