@@ -268,7 +268,8 @@ comes from --lang (rsyslog starts the plug-in with an empty environment).")]
     /// Generate a man page or shell completions from this command line.
     #[command(after_help = "EXAMPLES:
   sipannotate generate man > /usr/local/share/man/man1/sipannotate.1
-  sipannotate generate completions bash > /etc/bash_completion.d/sipannotate")]
+  sipannotate generate completions bash > /etc/bash_completion.d/sipannotate
+  sipannotate generate wireshark-lua > ~/.local/lib/wireshark/plugins/sipannotate.lua")]
     Generate {
         #[command(subcommand)]
         what: GenerateWhat,
@@ -285,4 +286,6 @@ pub enum GenerateWhat {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// A Wireshark Lua post-dissector explaining every SIP response (in --lang).
+    WiresharkLua,
 }

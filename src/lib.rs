@@ -37,3 +37,4 @@ pub mod sipheaders;
 pub mod source;
 pub mod testgen;
 pub mod timestamp;
+pub mod wireshark;

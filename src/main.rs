@@ -98,6 +98,12 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 GenerateWhat::Completions { shell } => {
                     clap_complete::generate(*shell, &mut cmd, "sipannotate", &mut out)
                 }
+                GenerateWhat::WiresharkLua => {
+                    let catalog = load_catalog(&cli.common)?;
+                    out.write_all(
+                        sipannotate::wireshark::lua(&catalog.kb, &cli.common.lang).as_bytes(),
+                    )?
+                }
             }
             return Ok(ExitCode::SUCCESS);
         }

@@ -24,6 +24,16 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// The usual weight of a class, for codes the registry does not list.
+    pub fn of_class(class: u8) -> Severity {
+        match class {
+            1 | 2 => Severity::Info,
+            3 => Severity::Notice,
+            4 | 6 => Severity::Warning,
+            _ => Severity::Error,
+        }
+    }
+
     /// The lowercase name used in events.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -213,12 +223,7 @@ impl<'k> Lookup<'k> {
     pub fn severity(&self) -> Severity {
         match self.entry {
             Some(e) => e.severity,
-            None => match self.code / 100 {
-                1 | 2 => Severity::Info,
-                3 => Severity::Notice,
-                4 | 6 => Severity::Warning,
-                _ => Severity::Error,
-            },
+            None => Severity::of_class((self.code / 100) as u8),
         }
     }
 }

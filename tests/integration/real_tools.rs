@@ -262,6 +262,80 @@ fn real_tshark_output_of_a_capture_gives_one_event_per_response() {
             }
         }
     }
+
+    // The generated Wireshark post-dissector, run by the same tshark over the capture.
+    let script = dir.join("sipannotate.lua");
+    let lua = Command::new(env!("CARGO_BIN_EXE_sipannotate"))
+        .args(["generate", "wireshark-lua", "--no-patterns-dir"])
+        .output()
+        .unwrap();
+    assert!(lua.status.success());
+    std::fs::write(&script, &lua.stdout).unwrap();
+    let out = Command::new(&tshark)
+        .arg("-X")
+        .arg(format!("lua_script:{}", script.display()))
+        .arg("-r")
+        .arg(&pcap)
+        .args([
+            "-Y",
+            "sipannotate.class == 2",
+            "-T",
+            "fields",
+            "-E",
+            "separator=|",
+        ])
+        .args([
+            "-e",
+            "sipannotate.code",
+            "-e",
+            "sipannotate.class_name",
+            "-e",
+            "sipannotate.meaning",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        rows.len(),
+        2 * calls,
+        "two 200s a call pass sipannotate.class == 2:\n{stdout}"
+    );
+    let ok = catalog().kb.lookup(200);
+    for row in rows {
+        let cols: Vec<&str> = row.split('|').collect();
+        assert_eq!(cols[0], "200", "{row}");
+        assert_eq!(cols[1], ok.class.name, "{row}");
+        assert_eq!(cols[2], ok.texts().meaning, "{row}");
+    }
+    let ringing = Command::new(&tshark)
+        .arg("-X")
+        .arg(format!("lua_script:{}", script.display()))
+        .arg("-r")
+        .arg(&pcap)
+        .args([
+            "-Y",
+            "sipannotate.code == 180",
+            "-T",
+            "fields",
+            "-e",
+            "sipannotate.fix",
+        ])
+        .output()
+        .unwrap();
+    let ringing = String::from_utf8_lossy(&ringing.stdout);
+    assert_eq!(ringing.lines().count(), calls);
+    assert!(
+        ringing
+            .lines()
+            .all(|l| l == catalog().kb.lookup(180).texts().fix),
+        "{ringing}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
