@@ -265,6 +265,29 @@ comes from --lang (rsyslog starts the plug-in with an empty environment).")]
         #[arg(long, value_enum, default_value = "fulljson")]
         input: crate::rsyslog::MmInput,
     },
+    /// Act as rsyslog's omprog output (or a syslog-ng program() destination):
+    /// annotate each message line and append its events to a file.
+    #[command(after_help = "rsyslog:
+  module(load=\"omprog\")
+  template(name=\"full\" type=\"string\" string=\"%jsonmesg%\\n\")
+  action(type=\"omprog\" template=\"full\" confirmMessages=\"on\"
+         binary=\"/usr/bin/sipannotate rsyslog-omprog --confirm --events /var/log/sipannotate/events.json\")
+syslog-ng:
+  destination d_sip { program(\"/usr/bin/sipannotate rsyslog-omprog --input msg --events /var/log/sipannotate/events.json\"); };")]
+    RsyslogOmprog {
+        /// What each line is: the message text, or rsyslog's %jsonmesg%.
+        #[arg(long, value_enum, default_value = "fulljson")]
+        input: crate::rsyslog::MmInput,
+        /// Answer OK per message once its events are written (confirmMessages="on").
+        #[arg(long)]
+        confirm: bool,
+        /// Where events are appended.
+        #[arg(long, value_name = "PATH")]
+        events: PathBuf,
+        /// Encoding of the events: json or a SIEM encoding.
+        #[arg(short, long, value_enum, default_value_t = EventFormat::Json)]
+        output: EventFormat,
+    },
     /// Generate a man page or shell completions from this command line.
     #[command(after_help = "EXAMPLES:
   sipannotate generate man > /usr/local/share/man/man1/sipannotate.1

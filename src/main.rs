@@ -81,6 +81,34 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             return Ok(ExitCode::SUCCESS);
         }
         Some(Command::Check { config }) => return check(config, patterns_dir),
+        Some(Command::RsyslogOmprog {
+            input,
+            confirm,
+            events,
+            output,
+        }) => {
+            let catalog = load_catalog(&cli.common)?;
+            let matcher = Matcher::new(&catalog)?;
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(events)
+                .map_err(|e| Error::new(format!("{}: cannot open: {e}", events.display())))?;
+            let writer = io::BufWriter::new(file);
+            let r = match output.siem() {
+                Some(kind) => {
+                    let siem = cli.annotate.siem.options();
+                    let mut out = SiemOutput::new(SiemEncoder::new(&catalog, kind, siem), writer);
+                    sipannotate::rsyslog::run_omprog(&catalog, &matcher, *input, &mut out, *confirm)
+                }
+                None => {
+                    let mut out = JsonOutput::new(&catalog, writer, false);
+                    sipannotate::rsyslog::run_omprog(&catalog, &matcher, *input, &mut out, *confirm)
+                }
+            };
+            r?;
+            return Ok(ExitCode::SUCCESS);
+        }
         Some(Command::RsyslogMmexternal { input }) => {
             // Never a byte on stderr: a broken override directory means built-ins.
             let catalog = load_catalog(&cli.common)
@@ -134,7 +162,8 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             Command::Daemon { .. }
             | Command::Check { .. }
             | Command::Generate { .. }
-            | Command::RsyslogMmexternal { .. },
+            | Command::RsyslogMmexternal { .. }
+            | Command::RsyslogOmprog { .. },
         ) => {
             unreachable!("handled above")
         }

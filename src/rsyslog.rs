@@ -105,19 +105,7 @@ pub fn run_mmexternal(catalog: &Catalog, matcher: &Matcher, input: MmInput) -> i
         if reader.read_until(b'\n', &mut line)? == 0 {
             return Ok(());
         }
-        let raw = line.strip_suffix(b"\n").unwrap_or(&line);
-        text.clear();
-        match input {
-            MmInput::Msg => text.extend_from_slice(raw),
-            MmInput::Fulljson => match serde_json::from_slice::<Value>(raw) {
-                Ok(v) => {
-                    if let Some(m) = v.get("msg").and_then(Value::as_str) {
-                        text.extend_from_slice(m.as_bytes());
-                    }
-                }
-                Err(_) => text.extend_from_slice(raw),
-            },
-        }
+        message_text(line.strip_suffix(b"\n").unwrap_or(&line), input, &mut text);
         let reply = match first_event(catalog, matcher, &text) {
             Some(ev) => json!({ "$!": { "sip": sip_properties(catalog, &ev) } }),
             None => json!({}),
@@ -126,6 +114,68 @@ pub fn run_mmexternal(catalog: &Catalog, matcher: &Matcher, input: MmInput) -> i
         b.push(b'\n');
         out.write_all(&b)?;
         out.flush()?;
+    }
+}
+
+/// The text of one input line (the `msg` of a fulljson record).
+fn message_text(raw: &[u8], input: MmInput, text: &mut Vec<u8>) {
+    text.clear();
+    match input {
+        MmInput::Msg => text.extend_from_slice(raw),
+        MmInput::Fulljson => match serde_json::from_slice::<Value>(raw) {
+            Ok(v) => {
+                if let Some(m) = v.get("msg").and_then(Value::as_str) {
+                    text.extend_from_slice(m.as_bytes());
+                }
+            }
+            Err(_) => text.extend_from_slice(raw),
+        },
+    }
+}
+
+/// `sipannotate rsyslog-omprog`: rsyslog's omprog output (and syslog-ng's
+/// `program()` destination). Each input line is one message; its events go
+/// to `out` and are flushed before the message is confirmed with `OK`
+/// (when `confirm`, rsyslog's `confirmMessages="on"`), so rsyslog retries
+/// what was not written. Stdout carries only confirmations.
+pub fn run_omprog<O: Output>(
+    catalog: &Catalog,
+    matcher: &Matcher,
+    input: MmInput,
+    out: &mut O,
+    confirm: bool,
+) -> io::Result<()> {
+    let stdin = io::stdin();
+    let mut reader = stdin.lock();
+    let stdout = io::stdout();
+    let mut ack = stdout.lock();
+    if confirm {
+        ack.write_all(b"OK\n")?;
+        ack.flush()?;
+    }
+    let mut line = Vec::new();
+    let mut text = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            return out.flush();
+        }
+        message_text(line.strip_suffix(b"\n").unwrap_or(&line), input, &mut text);
+        let mut engine = Engine::new(catalog, matcher, "rsyslog");
+        let written = engine
+            .push(&text, out)
+            .and_then(|_| engine.finish(out))
+            .and_then(|_| out.flush());
+        if confirm {
+            match written {
+                Ok(()) => ack.write_all(b"OK\n")?,
+                // rsyslog keeps the message and retries it.
+                Err(e) => ack.write_all(format!("cannot write the event: {e}\n").as_bytes())?,
+            }
+            ack.flush()?;
+        } else {
+            written?;
+        }
     }
 }
 

@@ -336,3 +336,71 @@ fn outputs_filter_events_and_redact_users_before_they_leave() {
     );
     assert!(json.contains("<sip:***@example.com>"), "{json}");
 }
+
+#[test]
+fn real_rsyslog_hands_messages_to_sipannotate_as_its_omprog_output() {
+    let logger = debian_tool("/usr/bin/logger", "bsdutils", "logger");
+    let dir = scratch("omprog");
+    let udp = free_port();
+    let events = dir.join("events.json");
+    let conf = format!(
+        "module(load=\"imudp\")\nmodule(load=\"omprog\")\n\
+         template(name=\"full\" type=\"string\" string=\"%jsonmesg%\\n\")\n\
+         input(type=\"imudp\" address=\"127.0.0.1\" port=\"{udp}\" ruleset=\"r\")\n\
+         ruleset(name=\"r\") {{\n\
+           action(type=\"omprog\" template=\"full\" confirmMessages=\"on\" \
+                  binary=\"{bin} rsyslog-omprog --no-patterns-dir --confirm --events {}\")\n\
+         }}\n",
+        events.display(),
+        bin = env!("CARGO_BIN_EXE_sipannotate"),
+    );
+    let mut rsyslog = start_rsyslog(&dir.join("rsyslog"), &conf, Some(udp), None);
+    for i in 0..10 {
+        let msg = if i % 2 == 0 {
+            format!("ACC: call missed: method=INVITE;call_id=op-{i};code=486;reason=Busy Here")
+        } else {
+            format!("NOTICE: noise {i}")
+        };
+        let ok = Command::new(&logger)
+            .args([
+                "--server",
+                "127.0.0.1",
+                "--port",
+                &udp.to_string(),
+                "--udp",
+                "--tag",
+                "kamailio",
+            ])
+            .arg(msg)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while fs::read_to_string(&events)
+        .unwrap_or_default()
+        .lines()
+        .count()
+        < 5
+    {
+        assert!(
+            Instant::now() < deadline,
+            "omprog wrote: {:?}",
+            fs::read_to_string(&events)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    stop_child(&mut rsyslog);
+    let ids: Vec<String> = fs::read_to_string(&events)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["call_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(ids, ["op-0", "op-2", "op-4", "op-6", "op-8"]);
+}
