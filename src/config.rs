@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::format::siem::{SiemKind, SiemOptions};
 use crate::sink::policy::{OutputFilter, RedactConfig};
 use crate::sink::syslog::{Framing, Transport};
+use crate::sink::tls::TlsConfig;
 
 /// Where the daemon looks for its configuration by default.
 pub const DEFAULT_CONFIG: &str = "/etc/sipannotate/sipannotate.toml";
@@ -273,6 +274,9 @@ pub enum OutputConfig {
         /// Sent again after a reconnect (plain TCP has no acknowledgement).
         #[serde(default = "default_resend_window")]
         resend_window_bytes: usize,
+        /// `transport = "tls"`: CA file, client certificate, server name.
+        #[serde(default)]
+        tls: Option<TlsConfig>,
     },
 }
 

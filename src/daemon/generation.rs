@@ -133,10 +133,17 @@ impl Generation {
                     transport,
                     framing,
                     resend_window_bytes,
+                    tls,
                     ..
                 } => Box::new(
-                    SyslogSink::new(address, *transport, *framing, *resend_window_bytes)
-                        .map_err(|e| Error::new(format!("output syslog {address}: {e}")))?,
+                    SyslogSink::new(
+                        address,
+                        *transport,
+                        *framing,
+                        *resend_window_bytes,
+                        tls.as_ref(),
+                    )
+                    .map_err(|e| Error::new(format!("output syslog {address}: {e}")))?,
                 ),
             };
             let redactor = o

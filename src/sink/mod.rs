@@ -10,6 +10,7 @@
 
 pub mod policy;
 pub mod syslog;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};

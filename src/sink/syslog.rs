@@ -14,21 +14,23 @@
 //! sent (at-least-once; a receiver that did process them sees duplicates).
 
 use std::collections::VecDeque;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::{TcpStream, ToSocketAddrs, UdpSocket};
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::tls::{Conn, Tls, TlsConfig};
 use super::{Flush, Sink};
 
-/// UDP or TCP.
+/// UDP, TCP, or TCP with TLS (RFC 5425: octet counting always).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Transport {
     Udp,
     #[default]
     Tcp,
+    Tls,
 }
 
 /// How TCP separates messages.
@@ -54,7 +56,8 @@ pub struct SyslogSink {
     transport: Transport,
     framing: Framing,
     udp: Option<UdpSocket>,
-    tcp: Option<TcpStream>,
+    tcp: Option<Conn>,
+    tls: Option<Tls>,
     /// Framed records not yet written.
     batch: Vec<u8>,
     /// The last framed batches written, for sending again after a reconnect.
@@ -75,6 +78,7 @@ impl SyslogSink {
         transport: Transport,
         framing: Framing,
         resend_window_bytes: usize,
+        tls: Option<&TlsConfig>,
     ) -> io::Result<SyslogSink> {
         // Resolve once now, so that a typo is a start-up error.
         address.to_socket_addrs()?.next().ok_or_else(|| {
@@ -86,9 +90,18 @@ impl SyslogSink {
         Ok(SyslogSink {
             address: address.to_string(),
             transport,
-            framing,
+            // RFC 5425: TLS always counts octets.
+            framing: if transport == Transport::Tls {
+                Framing::OctetCounting
+            } else {
+                framing
+            },
             udp: None,
             tcp: None,
+            tls: match transport {
+                Transport::Tls => Some(Tls::new(tls.unwrap_or(&TlsConfig::default()), address)?),
+                _ => None,
+            },
             batch: Vec::new(),
             window: VecDeque::new(),
             window_bytes: 0,
@@ -137,7 +150,11 @@ impl SyslogSink {
                 Ok(s) => {
                     s.set_nodelay(true)?;
                     s.set_write_timeout(Some(Duration::from_secs(30)))?;
-                    self.tcp = Some(s);
+                    s.set_read_timeout(Some(CONNECT_TIMEOUT))?;
+                    self.tcp = Some(match &self.tls {
+                        Some(tls) => tls.connect(s)?,
+                        None => Conn::Plain(s),
+                    });
                     return Ok(());
                 }
                 Err(e) => last = e,
@@ -159,25 +176,12 @@ impl SyslogSink {
     }
 }
 
-/// Whether the peer has closed the connection (a receiver never sends).
-fn peer_closed(s: &TcpStream) -> bool {
-    if s.set_nonblocking(true).is_err() {
-        return true;
-    }
-    let mut byte = [0u8; 1];
-    let closed = match (&*s).read(&mut byte) {
-        Ok(0) => true,
-        Ok(_) => false, // unexpected data: ignore it
-        Err(e) => e.kind() != io::ErrorKind::WouldBlock,
-    };
-    closed || s.set_nonblocking(false).is_err()
-}
-
 impl Sink for SyslogSink {
     fn describe(&self) -> String {
         let t = match self.transport {
             Transport::Udp => "udp",
             Transport::Tcp => "tcp",
+            Transport::Tls => "tls",
         };
         format!("syslog {t} {}", self.address)
     }
@@ -186,7 +190,7 @@ impl Sink for SyslogSink {
         let msg = record.strip_suffix(b"\n").unwrap_or(record);
         match self.transport {
             Transport::Udp => self.send_udp(msg),
-            Transport::Tcp => {
+            Transport::Tcp | Transport::Tls => {
                 match self.framing {
                     Framing::OctetCounting => {
                         self.batch
@@ -212,7 +216,7 @@ impl Sink for SyslogSink {
         let mut failed = false;
         loop {
             (ctx.heartbeat)();
-            if self.tcp.as_ref().is_some_and(peer_closed) {
+            if self.tcp.as_mut().is_some_and(Conn::peer_closed) {
                 self.tcp = None;
                 failed = true;
             }

@@ -404,3 +404,132 @@ fn real_rsyslog_hands_messages_to_sipannotate_as_its_omprog_output() {
         .collect();
     assert_eq!(ids, ["op-0", "op-2", "op-4", "op-6", "op-8"]);
 }
+
+/// A test CA and a server certificate for localhost/127.0.0.1, made with openssl.
+fn test_pki(dir: &Path) {
+    let openssl = debian_tool("/usr/bin/openssl", "openssl", "openssl");
+    let run = |args: &[&str]| {
+        let out = Command::new(&openssl)
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=sipannotate test CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ]);
+}
+
+#[test]
+fn tls_syslog_reaches_real_rsyslog_and_a_wrong_server_name_is_refused() {
+    debian_tool(
+        "/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_ossl.so",
+        "rsyslog-openssl",
+        "rsyslog's OpenSSL driver",
+    );
+    let dir = scratch("sink-tls");
+    test_pki(&dir);
+    let port = free_port();
+    let conf = format!(
+        "global(DefaultNetstreamDriver=\"ossl\" DefaultNetstreamDriverCAFile=\"{d}/ca.pem\" \
+                DefaultNetstreamDriverCertFile=\"{d}/server.pem\" DefaultNetstreamDriverKeyFile=\"{d}/server.key\")\n\
+         template(name=\"raw\" type=\"string\" string=\"%rawmsg%\\n\")\n\
+         module(load=\"imtcp\" StreamDriver.Name=\"ossl\" StreamDriver.Mode=\"1\" StreamDriver.AuthMode=\"anon\")\n\
+         input(type=\"imtcp\" address=\"127.0.0.1\" port=\"{port}\" ruleset=\"tls\")\n\
+         ruleset(name=\"tls\") {{ action(type=\"omfile\" file=\"{d}/tls.log\" template=\"raw\") }}\n",
+        d = dir.display()
+    );
+    let mut rsyslog = start_rsyslog(&dir.join("rsyslog"), &conf, None, Some(port));
+    let log = dir.join("pbx.log");
+    let mut f = fs::File::create(&log).unwrap();
+    for n in 0..100 {
+        f.write_all(&record(n)).unwrap();
+    }
+    drop(f);
+    let output = |name: &str| {
+        format!(
+            "[[output]]\ntype = \"syslog\"\naddress = \"127.0.0.1:{port}\"\ntransport = \"tls\"\n\
+             tls = {{ ca_file = \"{}\", server_name = \"{name}\" }}\n",
+            dir.join("ca.pem").display()
+        )
+    };
+    let cfg = daemon_config(&dir, &log, &output("localhost"));
+    let mut daemon = start(&cfg, Stdio::null());
+    let ids = wait_distinct(&dir.join("tls.log"), 100, Duration::from_secs(20));
+    stop_child(&mut daemon);
+    assert_eq!(
+        ids,
+        (0..100).collect::<Vec<_>>(),
+        "over TLS: each event once, in order"
+    );
+
+    // The same receiver under a name its certificate does not carry: nothing is sent.
+    let other = scratch("sink-tls-wrong-name");
+    let cfg = daemon_config(&other, &log, &output("siem.example.net"));
+    let before = call_ids_in(&dir.join("tls.log")).len();
+    let mut daemon = start(&cfg, Stdio::null());
+    std::thread::sleep(Duration::from_secs(2));
+    stop_child(&mut daemon);
+    stop_child(&mut rsyslog);
+    assert_eq!(
+        call_ids_in(&dir.join("tls.log")).len(),
+        before,
+        "sent to a server with the wrong name"
+    );
+    let err = fs::read_to_string(other.join("daemon.err")).unwrap();
+    assert!(
+        err.contains("NotValidForName") || err.contains("certificate"),
+        "{err}"
+    );
+}
