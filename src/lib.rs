@@ -16,7 +16,7 @@
 //! - [`source`] follows files through rotation, listens for syslog, reads the
 //!   journal, and keeps checkpoints; [`sink`] delivers the daemon's events;
 //! - [`daemon`] runs a [`config`] as a systemd service;
-//! - [`format::siem`] encodes events for SIEMs (ECS, CEF, LEEF, GELF, HEC,
+//! - [`format::siem`](mod@crate::format::siem) encodes events for SIEMs (ECS, CEF, LEEF, GELF, HEC,
 //!   RFC 5424, logfmt); [`rsyslog`] speaks rsyslog's mmexternal and omprog
 //!   protocols; [`wireshark`] writes a Lua post-dissector from the knowledge base;
 //! - [`explain`] and [`selfcheck`] back the `explain`, `codes` and `formats` commands.
