@@ -11,7 +11,7 @@
 //! - [`framer`] runs one input: rolling buffer, bulk literal scan, frames;
 //! - [`matcher`] recognizes status, request and wrapper lines;
 //! - [`enrich`] joins an [`event::Event`] with the knowledge base;
-//! - [`format`] writes text annotations or JSON events;
+//! - [`format`](mod@crate::format) writes text annotations or JSON events;
 //! - [`pipeline`] wires files and standard input to an engine and an output;
 //! - [`source`] follows files through rotation, listens for syslog, reads the
 //!   journal, and keeps checkpoints; [`sink`] delivers the daemon's events;
