@@ -100,8 +100,24 @@ pub struct FileSink {
 }
 
 impl FileSink {
+    /// Opens for appending. A last record cut short (the process was killed
+    /// mid-write) gets its line break, so the next record starts on a line
+    /// of its own; the cut event is written again, as its position was never
+    /// acknowledged.
     pub fn open(path: &Path) -> io::Result<FileSink> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .read(true)
+            .open(path)?;
+        let len = file.metadata()?.len();
+        if len > 0 {
+            let mut last = [0u8; 1];
+            std::os::unix::fs::FileExt::read_exact_at(&file, &mut last, len - 1)?;
+            if last[0] != b'\n' {
+                file.write_all(b"\n")?;
+            }
+        }
         Ok(FileSink {
             path: path.to_path_buf(),
             out: BufWriter::with_capacity(64 * 1024, file),
@@ -257,5 +273,24 @@ impl Output for EventSender {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_cut_by_a_kill_keeps_its_own_line() {
+        let path = std::env::temp_dir().join(format!("sipannotate-torn-{}", std::process::id()));
+        std::fs::write(&path, b"{\"whole\":1}\n{\"cut").unwrap();
+        let mut sink = FileSink::open(&path).unwrap();
+        sink.write(b"{\"next\":2}\n").unwrap();
+        sink.flush(&Flush { heartbeat: &|| {} }).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "{\"whole\":1}\n{\"cut\n{\"next\":2}\n"
+        );
+        std::fs::remove_file(&path).unwrap();
     }
 }

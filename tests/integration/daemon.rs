@@ -115,8 +115,11 @@ pub fn call_ids(path: &Path) -> BTreeMap<String, usize> {
     let Ok(f) = File::open(path) else { return m };
     for line in std::io::BufReader::new(f).lines() {
         let line = line.unwrap();
-        let v: serde_json::Value =
-            serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad JSON {e}: {line}"));
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
+            // A record cut by kill -9: on a line of its own, counted under "".
+            *m.entry("<torn>".to_string()).or_insert(0) += 1;
+            continue;
+        };
         if v["type"] == "response" {
             *m.entry(v["call_id"].as_str().unwrap_or("").to_string())
                 .or_insert(0) += 1;
@@ -130,7 +133,8 @@ fn wait_for(path: &Path, want: usize, limit: Duration) -> BTreeMap<String, usize
     let deadline = Instant::now() + limit;
     loop {
         let ids = call_ids(path);
-        if ids.len() >= want || Instant::now() > deadline {
+        let complete = ids.keys().filter(|k| *k != "<torn>").count();
+        if complete >= want || Instant::now() > deadline {
             return ids;
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -434,8 +438,15 @@ fn kill_9_ten_times_loses_no_status_line() {
     signal(&daemon, "TERM");
     assert!(wait_exit(&mut daemon, Duration::from_secs(20)).success());
     assert_eq!(missing(&ids, total), "", "records lost of {total}");
-    let duplicates: usize = ids.values().map(|c| c - 1).sum();
-    eprintln!("kill -9 x10: {total} records, none lost, {duplicates} repeated (events written after the last checkpoint)");
+    // A kill can cut the record being written; it is then written again.
+    let torn = ids.get("<torn>").copied().unwrap_or(0);
+    assert!(torn <= 10, "{torn} cut records for 10 kills");
+    let duplicates: usize = ids
+        .iter()
+        .filter(|(k, _)| *k != "<torn>")
+        .map(|(_, c)| c - 1)
+        .sum();
+    eprintln!("kill -9 x10: {total} records, none lost, {duplicates} repeated (events written after the last checkpoint), {torn} records cut by a kill and written again");
 }
 
 #[test]
