@@ -48,7 +48,7 @@ fn receiver_conf(udp: Option<u16>, tcp: u16, dir: &Path) -> String {
     ));
     if let Some(udp) = udp {
         c.push_str(&format!(
-            "module(load=\"imudp\")\ninput(type=\"imudp\" address=\"127.0.0.1\" port=\"{udp}\" ruleset=\"udp\")\n\
+            "module(load=\"imudp\")\ninput(type=\"imudp\" address=\"127.0.0.1\" port=\"{udp}\" ruleset=\"udp\" rcvbufSize=\"8m\")\n\
              ruleset(name=\"udp\") {{ action(type=\"omfile\" file=\"{}\" template=\"raw\") }}\n",
             dir.join("udp.log").display()
         ));
