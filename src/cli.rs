@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::format::siem::{LeefVersion, SiemKind, SiemOptions};
+use crate::format::siem::{LeefVersion, SiemOptions};
+use crate::format::Encoding;
 
 /// Annotate SIP response codes in PBX, proxy and SBC logs.
 ///
@@ -70,8 +71,8 @@ pub struct AnnotateArgs {
     /// line). The SIEM encodings write one record per event: ecs (Elastic),
     /// cef (ArcSight), leef (QRadar), gelf (Graylog), hec (Splunk), syslog
     /// (RFC 5424), logfmt.
-    #[arg(short, long, value_enum, default_value_t = EventFormat::Text)]
-    pub output: EventFormat,
+    #[arg(short, long, value_enum, default_value_t = Encoding::Text)]
+    pub output: Encoding,
 
     /// Print only status lines with their annotations (text) or only events (json).
     #[arg(long)]
@@ -114,36 +115,6 @@ pub struct AnnotateArgs {
 pub enum ReadFromArg {
     Beginning,
     End,
-}
-
-/// Output formats of the annotate command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum EventFormat {
-    Text,
-    Json,
-    Ecs,
-    Cef,
-    Leef,
-    Gelf,
-    Hec,
-    Syslog,
-    Logfmt,
-}
-
-impl EventFormat {
-    /// The SIEM encoding, if this is one.
-    pub fn siem(self) -> Option<SiemKind> {
-        Some(match self {
-            EventFormat::Text | EventFormat::Json => return None,
-            EventFormat::Ecs => SiemKind::Ecs,
-            EventFormat::Cef => SiemKind::Cef,
-            EventFormat::Leef => SiemKind::Leef,
-            EventFormat::Gelf => SiemKind::Gelf,
-            EventFormat::Hec => SiemKind::Hec,
-            EventFormat::Syslog => SiemKind::Syslog,
-            EventFormat::Logfmt => SiemKind::Logfmt,
-        })
-    }
 }
 
 /// Settings of the SIEM encodings.
@@ -285,8 +256,8 @@ syslog-ng:
         #[arg(long, value_name = "PATH")]
         events: PathBuf,
         /// Encoding of the events: json or a SIEM encoding.
-        #[arg(short, long, value_enum, default_value_t = EventFormat::Json)]
-        output: EventFormat,
+        #[arg(short, long, value_enum, default_value_t = Encoding::Json)]
+        output: Encoding,
     },
     /// Generate a man page or shell completions from this command line.
     #[command(after_help = "EXAMPLES:

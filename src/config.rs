@@ -12,7 +12,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::format::siem::{SiemKind, SiemOptions};
+use crate::format::siem::SiemOptions;
+pub use crate::format::Encoding;
 use crate::sink::policy::{OutputFilter, RedactConfig};
 use crate::sink::syslog::{Framing, Transport};
 use crate::sink::tls::TlsConfig;
@@ -188,38 +189,6 @@ impl Input {
             | Input::Syslog { formats, .. }
             | Input::Journal { formats, .. } => formats,
         }
-    }
-}
-
-/// How events are written: the schema-1 JSON, the text annotation, or a SIEM encoding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Encoding {
-    #[default]
-    Json,
-    Text,
-    Ecs,
-    Cef,
-    Leef,
-    Gelf,
-    Hec,
-    Syslog,
-    Logfmt,
-}
-
-impl Encoding {
-    /// The SIEM encoding, if this is one.
-    pub fn siem(self) -> Option<SiemKind> {
-        Some(match self {
-            Encoding::Json | Encoding::Text => return None,
-            Encoding::Ecs => SiemKind::Ecs,
-            Encoding::Cef => SiemKind::Cef,
-            Encoding::Leef => SiemKind::Leef,
-            Encoding::Gelf => SiemKind::Gelf,
-            Encoding::Hec => SiemKind::Hec,
-            Encoding::Syslog => SiemKind::Syslog,
-            Encoding::Logfmt => SiemKind::Logfmt,
-        })
     }
 }
 

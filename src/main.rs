@@ -10,8 +10,7 @@ use clap::{CommandFactory, Parser};
 
 use sipannotate::catalog::Catalog;
 use sipannotate::cli::{
-    AnnotateArgs, Cli, ColorChoice, Command, CommonArgs, EventFormat, GenerateWhat, OutputKind,
-    ReadFromArg,
+    AnnotateArgs, Cli, ColorChoice, Command, CommonArgs, GenerateWhat, OutputKind, ReadFromArg,
 };
 use sipannotate::config::ReadFrom;
 use sipannotate::error::Error;
@@ -19,6 +18,7 @@ use sipannotate::explain;
 use sipannotate::format::json::JsonOutput;
 use sipannotate::format::siem::{SiemEncoder, SiemOutput};
 use sipannotate::format::text::TextOutput;
+use sipannotate::format::Encoding;
 use sipannotate::format::Output;
 use sipannotate::framer::Stats;
 use sipannotate::matcher::Matcher;
@@ -267,7 +267,7 @@ fn annotate(
         return run_inputs(catalog, &matcher, files, &mut out, options, args.stats);
     }
     match args.output {
-        EventFormat::Json => {
+        Encoding::Json => {
             let mut out = JsonOutput::new(catalog, writer, !args.only_matches);
             run_inputs(catalog, &matcher, files, &mut out, options, args.stats)
         }

@@ -9,7 +9,10 @@ pub mod text;
 
 use std::io;
 
+use serde::Deserialize;
+
 use crate::event::Event;
+use siem::SiemKind;
 
 /// Where the engine sends what it read and found.
 pub trait Output {
@@ -32,4 +35,38 @@ pub trait Output {
 
     /// Pushes buffered output to its destination.
     fn flush(&mut self) -> io::Result<()>;
+}
+
+/// How events are written: the schema-1 JSON, the text annotation, or a
+/// SIEM encoding. The same names on the command line (`-o`) and in the
+/// daemon's config (`encoding`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Encoding {
+    #[default]
+    Json,
+    Text,
+    Ecs,
+    Cef,
+    Leef,
+    Gelf,
+    Hec,
+    Syslog,
+    Logfmt,
+}
+
+impl Encoding {
+    /// The SIEM encoding, if this is one.
+    pub fn siem(self) -> Option<SiemKind> {
+        Some(match self {
+            Encoding::Json | Encoding::Text => return None,
+            Encoding::Ecs => SiemKind::Ecs,
+            Encoding::Cef => SiemKind::Cef,
+            Encoding::Leef => SiemKind::Leef,
+            Encoding::Gelf => SiemKind::Gelf,
+            Encoding::Hec => SiemKind::Hec,
+            Encoding::Syslog => SiemKind::Syslog,
+            Encoding::Logfmt => SiemKind::Logfmt,
+        })
+    }
 }

@@ -31,9 +31,8 @@ use crate::timestamp::rfc3339_millis;
 /// character boundary); the knowledge-base texts are ours and never cut.
 pub const MAX_VALUE: usize = 2048;
 
-/// The SIEM encodings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
+/// The SIEM encodings (the part of `format::Encoding` this module writes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SiemKind {
     Ecs,
     Cef,
