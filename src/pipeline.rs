@@ -268,24 +268,14 @@ pub fn follow<O: Output>(
         Vec::new(),
         false,
     );
-    let (wake_tx, wake) = bounded::<()>(1);
-    let watcher = notify::recommended_watcher(move |_: notify::Result<notify::Event>| {
-        let _ = wake_tx.try_send(());
-    });
-    let _watcher = watcher.ok().map(|mut w| {
-        use notify::Watcher;
-        for dir in input.watch_dirs() {
-            let _ = w.watch(&dir, notify::RecursiveMode::NonRecursive);
-        }
-        w
-    });
+    let wakeups = input.wakeups();
     let mut positions = Vec::new();
     loop {
         let any = input.poll(out, &mut positions)?;
         positions.clear();
         out.flush()?;
-        if !any && wake.recv_timeout(FOLLOW_POLL).is_ok() {
-            input.rescan_soon();
+        if !any {
+            input.wait(&wakeups, FOLLOW_POLL);
         }
     }
 }

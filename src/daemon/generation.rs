@@ -423,18 +423,7 @@ fn run_files(
         resume,
         known,
     );
-    // notify wakes the loop early; polling stays as the fallback (NFS, missed events).
-    let (wake_tx, wake) = bounded::<()>(1);
-    let watcher = notify::recommended_watcher(move |_: notify::Result<notify::Event>| {
-        let _ = wake_tx.try_send(());
-    });
-    let _watcher = watcher.ok().map(|mut w| {
-        use notify::Watcher;
-        for dir in input.watch_dirs() {
-            let _ = w.watch(&dir, notify::RecursiveMode::NonRecursive);
-        }
-        w
-    });
+    let wakeups = input.wakeups();
     let mut positions = Vec::new();
     loop {
         if ctx.stop.load(Ordering::Relaxed) {
@@ -470,8 +459,8 @@ fn run_files(
                 drops: s.skipped_files,
             },
         );
-        if !any && wake.recv_timeout(ctx.poll).is_ok() {
-            input.rescan_soon();
+        if !any {
+            input.wait(&wakeups, ctx.poll);
         }
     }
 }

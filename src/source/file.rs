@@ -200,6 +200,12 @@ impl Tailed<'_> {
     }
 }
 
+/// An inotify watch on a file input's directories and its wake-up channel.
+pub struct Wakeups {
+    _watcher: Option<notify::RecommendedWatcher>,
+    rx: crossbeam_channel::Receiver<()>,
+}
+
 /// Why reading a file stopped.
 #[derive(Debug)]
 enum FollowError {
@@ -266,8 +272,36 @@ impl<'c> FileInput<'c> {
         }
     }
 
+    /// Wake-ups from inotify for the directories the patterns name. Polling
+    /// stays the fallback (NFS, a watch that could not be set, missed events).
+    pub fn wakeups(&self) -> Wakeups {
+        let (tx, rx) = crossbeam_channel::bounded::<()>(1);
+        let watcher = notify::recommended_watcher(move |_: notify::Result<notify::Event>| {
+            let _ = tx.try_send(());
+        });
+        let watcher = watcher.ok().map(|mut w| {
+            use notify::Watcher;
+            for dir in self.watch_dirs() {
+                let _ = w.watch(&dir, notify::RecursiveMode::NonRecursive);
+            }
+            w
+        });
+        Wakeups {
+            _watcher: watcher,
+            rx,
+        }
+    }
+
+    /// Sleeps until a watched directory changes or `poll` passes; after a
+    /// change the next poll looks for new files at once.
+    pub fn wait(&mut self, wakeups: &Wakeups, poll: Duration) {
+        if wakeups.rx.recv_timeout(poll).is_ok() {
+            self.rescan = true;
+        }
+    }
+
     /// Directories to watch for changes (where the patterns' files live).
-    pub fn watch_dirs(&self) -> Vec<PathBuf> {
+    fn watch_dirs(&self) -> Vec<PathBuf> {
         let mut dirs: Vec<PathBuf> = self
             .patterns
             .iter()
@@ -276,11 +310,6 @@ impl<'c> FileInput<'c> {
         dirs.sort();
         dirs.dedup();
         dirs
-    }
-
-    /// Something changed in a watched directory: look for new files at the next poll.
-    pub fn rescan_soon(&mut self) {
-        self.rescan = true;
     }
 
     /// Counters, with the engines' totals.
