@@ -4,7 +4,7 @@
 //! control bytes become spaces. Custom strings carry their labels
 //! (`cs1=... cs1Label=sipCallId`).
 
-use super::{capped, severity_0_10, uri_user, View};
+use super::{capped, push_char, severity_0_10, uri_user, View};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -15,10 +15,7 @@ fn header(b: &mut Vec<u8>, s: &str) {
             '\\' => b.extend_from_slice(b"\\\\"),
             '|' => b.extend_from_slice(b"\\|"),
             c if c.is_control() => b.push(b' '),
-            c => {
-                let mut tmp = [0u8; 4];
-                b.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
-            }
+            c => push_char(b, c),
         }
     }
 }
@@ -48,10 +45,7 @@ impl Extension<'_> {
                 '\n' => b.extend_from_slice(b"\\n"),
                 '\r' => b.extend_from_slice(b"\\r"),
                 c if c.is_control() => b.push(b' '),
-                c => {
-                    let mut tmp = [0u8; 4];
-                    b.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
-                }
+                c => push_char(b, c),
             }
         }
     }

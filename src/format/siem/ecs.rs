@@ -168,7 +168,7 @@ pub fn document(v: &View<'_>) -> Value {
     }
     doc.insert(
         "log".into(),
-        json!({ "file": { "path": capped(v.input) }, "original": capped(&v.raw) }),
+        json!({ "file": { "path": capped(v.input) }, "original": capped(&String::from_utf8_lossy(&ev.raw)) }),
     );
     doc.insert("host".into(), json!({ "name": capped(v.host) }));
     if !v.labels.is_empty() {

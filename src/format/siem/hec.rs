@@ -10,10 +10,10 @@ use super::{capped, SiemOptions, View};
 use crate::format::json::EventEncoder;
 
 /// Appends one HEC event (no line break).
-pub fn encode(b: &mut Vec<u8>, v: &View<'_>, options: &SiemOptions) {
+pub fn encode(b: &mut Vec<u8>, v: &View<'_>, options: &SiemOptions, json: &mut EventEncoder<'_>) {
     let ev = v.ev;
     let mut event = Vec::with_capacity(1024);
-    EventEncoder::new(v.catalog).write(&mut event, v.input, ev);
+    json.write(&mut event, v.input, ev);
     let event: Value = serde_json::from_slice(&event).expect("our event JSON parses");
     let mut m = Map::new();
     if let Some(ms) = v.millis {

@@ -5,7 +5,7 @@
 //! other control bytes spaces; `|` in header fields becomes `/`. `devTime`
 //! always comes with `devTimeFormat`.
 
-use super::{capped, severity_0_10, uri_user, LeefVersion, View};
+use super::{capped, push_char, severity_0_10, uri_user, LeefVersion, View};
 use crate::timestamp::millis_to_rfc3339;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -36,10 +36,7 @@ fn header(b: &mut Vec<u8>, s: &str) {
         match c {
             '|' => b.push(b'/'),
             c if c.is_control() => b.push(b' '),
-            c => {
-                let mut tmp = [0u8; 4];
-                b.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
-            }
+            c => push_char(b, c),
         }
     }
     b.push(b'|');
@@ -67,10 +64,7 @@ impl Attrs<'_> {
                 '\n' => self.b.extend_from_slice(b"\\n"),
                 '\r' => self.b.extend_from_slice(b"\\r"),
                 c if c.is_control() || (c.is_ascii() && c as u8 == self.delim) => self.b.push(b' '),
-                c => {
-                    let mut tmp = [0u8; 4];
-                    self.b.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
-                }
+                c => push_char(&mut *self.b, c),
             }
         }
     }

@@ -3,10 +3,12 @@
 //! byte; inside quotes `\` and `"` are escaped and control bytes written as
 //! `\n`, `\r`, `\t` or `\u00XX`, so a record is always one line.
 
-use super::{capped, View};
+use super::{capped, push_char, View};
 
-fn pair(b: &mut Vec<u8>, key: &str, value: &str) {
-    if !b.is_empty() && b.last() != Some(&b'\n') {
+/// Appends ` key=value` (no space before the record's first pair, which
+/// starts at `start`).
+fn pair(b: &mut Vec<u8>, start: usize, key: &str, value: &str) {
+    if b.len() > start {
         b.push(b' ');
     }
     b.extend_from_slice(key.as_bytes());
@@ -28,10 +30,7 @@ fn pair(b: &mut Vec<u8>, key: &str, value: &str) {
             '\r' => b.extend_from_slice(b"\\r"),
             '\t' => b.extend_from_slice(b"\\t"),
             c if c.is_control() => b.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes()),
-            c => {
-                let mut tmp = [0u8; 4];
-                b.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
-            }
+            c => push_char(b, c),
         }
     }
     b.push(b'"');
@@ -41,15 +40,14 @@ fn pair(b: &mut Vec<u8>, key: &str, value: &str) {
 pub fn encode(b: &mut Vec<u8>, v: &View<'_>) {
     let ev = v.ev;
     let start = b.len();
-    let mut rec = Vec::with_capacity(512);
     let ts = if ev.ts.is_empty() { &ev.ts_raw } else { &ev.ts };
     if !ts.is_empty() {
-        pair(&mut rec, "ts", capped(ts));
+        pair(b, start, "ts", capped(ts));
     }
-    pair(&mut rec, "level", v.severity.as_str());
-    pair(&mut rec, "code", &ev.code.to_string());
-    pair(&mut rec, "reason", capped(v.reason));
-    pair(&mut rec, "class", &v.class().to_string());
+    pair(b, start, "level", v.severity.as_str());
+    pair(b, start, "code", &ev.code.to_string());
+    pair(b, start, "reason", capped(v.reason));
+    pair(b, start, "class", &v.class().to_string());
     for (k, val) in [
         ("method", &ev.method),
         ("call_id", &ev.call_id),
@@ -58,26 +56,24 @@ pub fn encode(b: &mut Vec<u8>, v: &View<'_>) {
         ("user_agent", &ev.user_agent),
     ] {
         if !val.is_empty() {
-            pair(&mut rec, k, capped(val));
+            pair(b, start, k, capped(val));
         }
     }
     if let Some(r) = v.reason_header() {
-        pair(&mut rec, "reason_header", &r);
+        pair(b, start, "reason_header", &r);
     }
-    pair(&mut rec, "meaning", &v.texts.meaning);
-    pair(&mut rec, "fix", &v.texts.fix);
-    pair(&mut rec, "format", v.format_id());
-    pair(&mut rec, "input", capped(v.input));
-    pair(&mut rec, "line", &ev.line.to_string());
+    pair(b, start, "meaning", &v.texts.meaning);
+    pair(b, start, "fix", &v.texts.fix);
+    pair(b, start, "format", v.format_id());
+    pair(b, start, "input", capped(v.input));
+    pair(b, start, "line", &ev.line.to_string());
     for (k, val) in v.labels {
         let key: String = k
             .chars()
             .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
             .collect();
         if !key.is_empty() {
-            pair(&mut rec, &format!("label_{key}"), capped(val));
+            pair(b, start, &format!("label_{key}"), capped(val));
         }
     }
-    debug_assert_eq!(start, b.len());
-    b.extend_from_slice(&rec);
 }

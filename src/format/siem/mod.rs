@@ -25,6 +25,7 @@ use crate::catalog::kb::{Severity, Texts};
 use crate::catalog::Catalog;
 use crate::enrich::{annotate, Annotation};
 use crate::event::Event;
+use crate::format::json::EventEncoder;
 use crate::timestamp::rfc3339_millis;
 
 /// Longest value taken from the log into a SIEM record (bytes, cut at a
@@ -203,6 +204,12 @@ pub fn capped(s: &str) -> &str {
     &s[..end]
 }
 
+/// Appends one character as UTF-8 (the default arm of every escaper here).
+pub fn push_char(b: &mut Vec<u8>, c: char) {
+    let mut tmp = [0u8; 4];
+    b.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
+}
+
 /// Our severity on the 0..10 scale of CEF, LEEF and ECS `event.severity`.
 pub fn severity_0_10(s: Severity) -> u8 {
     match s {
@@ -241,7 +248,6 @@ pub struct View<'a> {
     pub reason: &'a str,
     pub src: Option<Peer>,
     pub dst: Option<Peer>,
-    pub raw: String,
 }
 
 impl<'a> View<'a> {
@@ -272,7 +278,6 @@ impl<'a> View<'a> {
             reason,
             src: split_peer(&ev.src),
             dst: split_peer(&ev.dst),
-            raw: String::from_utf8_lossy(&ev.raw).into_owned(),
             annotation,
         }
     }
@@ -341,6 +346,8 @@ pub struct SiemEncoder<'c> {
     options: SiemOptions,
     machine: String,
     leef_delimiter: u8,
+    /// The schema-1 encoder HEC wraps (its caches live as long as this encoder).
+    json: EventEncoder<'c>,
 }
 
 impl<'c> SiemEncoder<'c> {
@@ -353,6 +360,7 @@ impl<'c> SiemEncoder<'c> {
             machine: options.hostname.clone().unwrap_or_else(local_hostname),
             options,
             leef_delimiter,
+            json: EventEncoder::new(catalog),
         }
     }
 
@@ -373,7 +381,7 @@ impl<'c> SiemEncoder<'c> {
             SiemKind::Cef => cef::encode(b, &v),
             SiemKind::Leef => leef::encode(b, &v, self.options.leef_version, self.leef_delimiter),
             SiemKind::Gelf => gelf::encode(b, &v),
-            SiemKind::Hec => hec::encode(b, &v, &self.options),
+            SiemKind::Hec => hec::encode(b, &v, &self.options, &mut self.json),
             SiemKind::Syslog => syslog::encode(b, &v, &self.options),
             SiemKind::Logfmt => logfmt::encode(b, &v),
         }

@@ -6,7 +6,7 @@
 //! annotation, cut (never the structured data) to keep the record within
 //! `syslog_max_message_bytes`.
 
-use super::{capped, syslog_severity, SiemOptions, View};
+use super::{capped, push_char, syslog_severity, SiemOptions, View};
 use crate::timestamp::millis_to_rfc3339;
 
 /// Printable US-ASCII (33..126) only, at most `max` bytes, `-` when empty.
@@ -34,10 +34,7 @@ fn param(b: &mut Vec<u8>, name: &str, value: &str) {
                 b.push(c as u8);
             }
             '\r' | '\n' | '\0' => b.push(b' '),
-            c => {
-                let mut tmp = [0u8; 4];
-                b.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
-            }
+            c => push_char(b, c),
         }
     }
     b.push(b'"');
