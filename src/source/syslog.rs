@@ -52,42 +52,20 @@ pub fn run_udp<O: Output>(
     counters: &SyslogCounters,
 ) -> io::Result<()> {
     socket.set_read_timeout(Some(options.poll.min(options.flush_timeout)))?;
-    let mut engine = Engine::new(catalog, matcher, input);
-    engine.set_max_line(options.max_line);
-    let mut tally = Tally::default();
+    let mut feed = MessageFeed::new(catalog, matcher, input, options);
     let mut buf = vec![0u8; options.max_message + 1];
-    let mut line = Vec::with_capacity(options.max_message + 1);
-    let mut last = Instant::now();
-    let mut idle_done = true;
     while !stop.load(Ordering::Relaxed) {
         match socket.recv_from(&mut buf) {
             Ok((n, _peer)) => {
-                let mut msg = &buf[..n];
-                if n > options.max_message {
-                    msg = &msg[..options.max_message];
-                    counters.truncated.fetch_add(1, Ordering::Relaxed);
-                }
-                counters.messages.fetch_add(1, Ordering::Relaxed);
-                line.clear();
-                line.extend_from_slice(trim_message(msg));
-                line.push(b'\n');
-                engine.push(&line, out)?;
-                last = Instant::now();
-                idle_done = false;
+                let cut = n > options.max_message;
+                feed.push(&buf[..n.min(options.max_message)], cut, out, counters)?;
             }
             Err(e) if is_timeout(&e) => {}
             Err(e) => return Err(e),
         }
-        if !idle_done && last.elapsed() >= options.flush_timeout {
-            engine.idle(out)?;
-            out.flush()?;
-            idle_done = true;
-        }
-        tally.update(&engine, counters);
+        feed.tick(out, counters)?;
     }
-    engine.finish(out)?;
-    tally.update(&engine, counters);
-    out.flush()
+    feed.finish(out, counters)
 }
 
 /// Accepts TCP peers until `stop` is set; each connection runs in its own
@@ -155,73 +133,108 @@ fn serve_tcp<O: Output>(
 ) -> io::Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(options.poll.min(options.flush_timeout)))?;
-    let mut engine = Engine::new(catalog, matcher, name);
-    engine.set_max_line(options.max_line);
-    let mut tally = Tally::default();
+    let mut feed = MessageFeed::new(catalog, matcher, name, options);
     let mut framer = StreamFramer::new(options.max_message);
     let mut chunk = vec![0u8; 64 * 1024];
-    let mut line = Vec::new();
-    let mut last = Instant::now();
-    let mut idle_done = true;
-    loop {
-        if stop.load(Ordering::Relaxed) {
-            break;
-        }
+    while !stop.load(Ordering::Relaxed) {
         match stream.read(&mut chunk) {
             Ok(0) => break,
             Ok(n) => {
                 framer.push(&chunk[..n]);
                 while let Some((msg, cut)) = framer.next_message() {
-                    counters.messages.fetch_add(1, Ordering::Relaxed);
-                    if cut {
-                        counters.truncated.fetch_add(1, Ordering::Relaxed);
-                    }
-                    line.clear();
-                    line.extend_from_slice(trim_message(msg));
-                    line.push(b'\n');
-                    engine.push(&line, out)?;
+                    feed.push(msg, cut, out, counters)?;
                 }
-                last = Instant::now();
-                idle_done = false;
             }
             Err(e) if is_timeout(&e) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if e.kind() == io::ErrorKind::ConnectionReset => break,
             Err(e) => return Err(e),
         }
-        if !idle_done && last.elapsed() >= options.flush_timeout {
-            engine.idle(out)?;
-            out.flush()?;
-            idle_done = true;
-        }
-        tally.update(&engine, counters);
+        feed.tick(out, counters)?;
     }
     // A last message without its line break still counts.
     if let Some(rest) = framer.remainder() {
-        counters.messages.fetch_add(1, Ordering::Relaxed);
-        line.clear();
-        line.extend_from_slice(trim_message(rest));
-        line.push(b'\n');
-        engine.push(&line, out)?;
+        feed.push(rest, false, out, counters)?;
     }
-    engine.finish(out)?;
-    tally.update(&engine, counters);
-    out.flush()
+    feed.finish(out, counters)
 }
 
-/// Adds an engine's new events to the shared counters.
-#[derive(Default)]
-struct Tally {
-    events: u64,
+/// One engine fed whole messages: each becomes one line; an open SIP
+/// message is completed when the sender goes quiet; messages, cuts and
+/// events are counted for the daemon's status.
+struct MessageFeed<'c> {
+    engine: Engine<'c>,
+    line: Vec<u8>,
+    /// Events already added to the shared counters.
+    counted: u64,
+    last: Instant,
+    idle_done: bool,
+    flush_timeout: Duration,
 }
 
-impl Tally {
-    fn update(&mut self, engine: &Engine<'_>, counters: &SyslogCounters) {
-        let now = engine.stats().events;
+impl<'c> MessageFeed<'c> {
+    fn new(
+        catalog: &'c Catalog,
+        matcher: &'c Matcher,
+        input: &str,
+        options: SyslogOptions,
+    ) -> Self {
+        let mut engine = Engine::new(catalog, matcher, input);
+        engine.set_max_line(options.max_line);
+        MessageFeed {
+            engine,
+            line: Vec::new(),
+            counted: 0,
+            last: Instant::now(),
+            idle_done: true,
+            flush_timeout: options.flush_timeout,
+        }
+    }
+
+    /// One message (`cut`: shortened to the size limit).
+    fn push<O: Output>(
+        &mut self,
+        msg: &[u8],
+        cut: bool,
+        out: &mut O,
+        counters: &SyslogCounters,
+    ) -> io::Result<()> {
+        counters.messages.fetch_add(1, Ordering::Relaxed);
+        if cut {
+            counters.truncated.fetch_add(1, Ordering::Relaxed);
+        }
+        self.line.clear();
+        self.line.extend_from_slice(trim_message(msg));
+        self.line.push(b'\n');
+        self.engine.push(&self.line, out)?;
+        self.last = Instant::now();
+        self.idle_done = false;
+        Ok(())
+    }
+
+    /// After each wait: a quiet sender's open message is completed.
+    fn tick<O: Output>(&mut self, out: &mut O, counters: &SyslogCounters) -> io::Result<()> {
+        if !self.idle_done && self.last.elapsed() >= self.flush_timeout {
+            self.engine.idle(out)?;
+            out.flush()?;
+            self.idle_done = true;
+        }
+        self.count(counters);
+        Ok(())
+    }
+
+    fn finish<O: Output>(mut self, out: &mut O, counters: &SyslogCounters) -> io::Result<()> {
+        self.engine.finish(out)?;
+        self.count(counters);
+        out.flush()
+    }
+
+    fn count(&mut self, counters: &SyslogCounters) {
+        let now = self.engine.stats().events;
         counters
             .events
-            .fetch_add(now - self.events, Ordering::Relaxed);
-        self.events = now;
+            .fetch_add(now - self.counted, Ordering::Relaxed);
+        self.counted = now;
     }
 }
 
