@@ -10,7 +10,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -86,29 +86,6 @@ pub fn start(config: &Path, stdout: Stdio) -> Child {
     );
 }
 
-fn signal(child: &Child, sig: &str) {
-    let ok = Command::new("kill")
-        .args([&format!("-{sig}"), &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -{sig} failed");
-}
-
-fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("daemon did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// Call-ID -> how many events carried it (and the labels of the last one).
 pub fn call_ids(path: &Path) -> BTreeMap<String, usize> {
     let mut m = BTreeMap::new();
@@ -170,40 +147,52 @@ pub fn record(n: u64) -> Vec<u8> {
     r
 }
 
-/// Appends records to `path` until `stop`, reopening when the path changes
-/// (as a logger does after rotation). Returns how many it wrote.
-fn writer(
-    path: PathBuf,
+/// A thread appending records to a file until stopped, reopening the path
+/// when it names another file (as a logger does after rotation).
+struct Writer {
     stop: Arc<AtomicBool>,
-    written: Arc<AtomicU64>,
-    pace: Duration,
-) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        use std::os::unix::fs::MetadataExt;
-        let open = |p: &Path| {
-            OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
-                .unwrap()
-        };
-        let mut f = open(&path);
-        let mut n = written.load(Ordering::SeqCst);
-        while !stop.load(Ordering::SeqCst) {
-            let same = fs::metadata(&path)
-                .map(|m| m.ino() == f.metadata().unwrap().ino())
-                .unwrap_or(false);
-            if !same {
-                f = open(&path);
+    handle: std::thread::JoinHandle<u64>,
+}
+
+impl Writer {
+    /// Starts writing; every tenth record it sleeps `pace`.
+    fn start(path: PathBuf, pace: Duration) -> Writer {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::spawn(move || {
+            use std::os::unix::fs::MetadataExt;
+            let open = |p: &Path| {
+                OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .unwrap()
+            };
+            let mut f = open(&path);
+            let mut n = 0;
+            while !flag.load(Ordering::SeqCst) {
+                let same = fs::metadata(&path)
+                    .map(|m| m.ino() == f.metadata().unwrap().ino())
+                    .unwrap_or(false);
+                if !same {
+                    f = open(&path);
+                }
+                f.write_all(&record(n)).unwrap();
+                n += 1;
+                if n % 10 == 0 {
+                    std::thread::sleep(pace);
+                }
             }
-            f.write_all(&record(n)).unwrap();
-            n += 1;
-            written.store(n, Ordering::SeqCst);
-            if n % 10 == 0 {
-                std::thread::sleep(pace);
-            }
-        }
-    })
+            n
+        });
+        Writer { stop, handle }
+    }
+
+    /// Stops the writer; returns how many records it wrote.
+    fn finish(self) -> u64 {
+        self.stop.store(true, Ordering::SeqCst);
+        self.handle.join().unwrap()
+    }
 }
 
 /// Records not in the output, summarised: "N missing, first: [...]" or "".
@@ -229,23 +218,14 @@ fn rename_and_create_rotation_20_times_loses_and_repeats_nothing() {
     File::create(&log).unwrap();
     let cfg = config(&dir, &file_input(&[&log], ""), "");
     let mut daemon = start(&cfg, Stdio::null());
-    let stop = Arc::new(AtomicBool::new(false));
-    let written = Arc::new(AtomicU64::new(0));
-    let w = writer(
-        log.clone(),
-        stop.clone(),
-        written.clone(),
-        Duration::from_millis(2),
-    );
+    let w = Writer::start(log.clone(), Duration::from_millis(2));
     for i in 1..=20 {
         std::thread::sleep(Duration::from_millis(300));
         // logrotate's default: rename, then the logger creates the file again.
         fs::rename(&log, dir.join(format!("pbx.log.{i}"))).unwrap();
     }
     std::thread::sleep(Duration::from_millis(300));
-    stop.store(true, Ordering::SeqCst);
-    w.join().unwrap();
-    let total = written.load(Ordering::SeqCst);
+    let total = w.finish();
     let ids = wait_for(
         &dir.join("events.json"),
         total as usize,
@@ -299,14 +279,7 @@ fn copytruncate_run(name: &str, copies_matched: bool) -> CopytruncateRun {
     };
     let cfg = config(&dir, &file_input(&[&pattern], ""), "");
     let mut daemon = start(&cfg, Stdio::null());
-    let stop = Arc::new(AtomicBool::new(false));
-    let written = Arc::new(AtomicU64::new(0));
-    let w = writer(
-        log.clone(),
-        stop.clone(),
-        written.clone(),
-        Duration::from_millis(2),
-    );
+    let w = Writer::start(log.clone(), Duration::from_millis(2));
     for i in 1..=20 {
         std::thread::sleep(Duration::from_millis(300));
         fs::copy(&log, dir.join(format!("pbx.log.{i}"))).unwrap();
@@ -318,9 +291,7 @@ fn copytruncate_run(name: &str, copies_matched: bool) -> CopytruncateRun {
             .unwrap();
     }
     std::thread::sleep(Duration::from_millis(300));
-    stop.store(true, Ordering::SeqCst);
-    w.join().unwrap();
-    let total = written.load(Ordering::SeqCst);
+    let total = w.finish();
     let mut on_disk = std::collections::BTreeSet::new();
     for e in fs::read_dir(&dir).unwrap().flatten() {
         if e.file_name().to_string_lossy().starts_with("pbx.log") {
@@ -400,14 +371,7 @@ fn kill_9_ten_times_loses_no_status_line() {
     let log = dir.join("pbx.log");
     File::create(&log).unwrap();
     let cfg = config(&dir, &file_input(&[&log], ""), "");
-    let stop = Arc::new(AtomicBool::new(false));
-    let written = Arc::new(AtomicU64::new(0));
-    let w = writer(
-        log.clone(),
-        stop.clone(),
-        written.clone(),
-        Duration::from_millis(5),
-    );
+    let w = Writer::start(log.clone(), Duration::from_millis(5));
     let mut rng = 0x2545_f491_4f6c_dd1d_u64;
     for i in 0..10 {
         let mut daemon = start(&cfg, Stdio::null());
@@ -426,9 +390,7 @@ fn kill_9_ten_times_loses_no_status_line() {
         signal(&daemon, "KILL");
         let _ = daemon.wait();
     }
-    stop.store(true, Ordering::SeqCst);
-    w.join().unwrap();
-    let total = written.load(Ordering::SeqCst);
+    let total = w.finish();
     let mut daemon = start(&cfg, Stdio::null());
     let ids = wait_for(
         &dir.join("events.json"),

@@ -36,51 +36,20 @@ fn wait_ids(path: &Path, want: usize) -> std::collections::BTreeMap<String, usiz
     }
 }
 
-fn stop(mut child: std::process::Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("daemon did not stop");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn acc(id: &str, code: u16, reason: &str) -> String {
     format!("ACC: call missed: timestamp=1795000000;method=INVITE;call_id={id};code={code};reason={reason}")
 }
 
 #[test]
 fn syslog_listener_takes_logger_over_udp_and_both_tcp_framings() {
-    let logger = debian_tool("/usr/bin/logger", "bsdutils", "logger");
     let dir = scratch("syslog-logger");
     let port = free_port();
     let cfg = daemon_config(
         &dir,
         &format!("[[input]]\ntype = \"syslog\"\nname = \"net\"\nlisten_udp = \"127.0.0.1:{port}\"\nlisten_tcp = \"127.0.0.1:{port}\"\nlabels = {{ via = \"syslog\" }}\n"),
     );
-    let daemon = start(&cfg, Stdio::null());
-    let send = |args: &[&str], msg: &str| {
-        let ok = Command::new(&logger)
-            .args([
-                "--server",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-                "--tag",
-                "kamailio",
-            ])
-            .args(args)
-            .arg(msg)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "logger {args:?} failed");
-    };
+    let mut daemon = start(&cfg, Stdio::null());
+    let send = |args: &[&str], msg: &str| logger(port, &[args, &[msg]].concat());
     send(&["--udp"], &acc("u1", 486, "Busy Here"));
     send(&["--udp", "--rfc3164"], &acc("u2", 404, "Not Found"));
     send(
@@ -91,25 +60,12 @@ fn syslog_listener_takes_logger_over_udp_and_both_tcp_framings() {
     // A SIP dump, one log line per syslog message, as Kamailio's siptrace to syslog sends it.
     let dump = dir.join("dump.txt");
     fs::write(&dump, "SIP/2.0 480 Temporarily Unavailable\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1\nCall-ID: d1\nCSeq: 7 INVITE\nReason: Q.850;cause=18;text=\"No user responding\"\nContent-Length: 0\n").unwrap();
-    let ok = Command::new(&logger)
-        .args([
-            "--server",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--tcp",
-            "--octet-count",
-            "--tag",
-            "kamailio",
-            "-f",
-        ])
-        .arg(&dump)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
+    logger(
+        port,
+        &["--tcp", "--octet-count", "-f", dump.to_str().unwrap()],
+    );
     let ids = wait_ids(&dir.join("events.json"), 5);
-    stop(daemon);
+    terminate(&mut daemon);
     let events: Vec<serde_json::Value> = fs::read_to_string(dir.join("events.json"))
         .unwrap()
         .lines()
@@ -133,7 +89,6 @@ fn syslog_listener_takes_logger_over_udp_and_both_tcp_framings() {
 
 #[test]
 fn real_rsyslog_forwards_to_the_listener() {
-    let logger = debian_tool("/usr/bin/logger", "bsdutils", "logger");
     let dir = scratch("syslog-rsyslog");
     let ours = free_port();
     let theirs = free_port();
@@ -143,7 +98,7 @@ fn real_rsyslog_forwards_to_the_listener() {
             "[[input]]\ntype = \"syslog\"\nname = \"relay\"\nlisten_tcp = \"127.0.0.1:{ours}\"\n"
         ),
     );
-    let daemon = start(&cfg, Stdio::null());
+    let mut daemon = start(&cfg, Stdio::null());
     let mut rsyslog = start_rsyslog(
         &dir.join("rsyslog"),
         &format!(
@@ -156,26 +111,11 @@ fn real_rsyslog_forwards_to_the_listener() {
     );
     for i in 0..20 {
         let code = [486, 404, 503, 603][i % 4];
-        let ok = Command::new(&logger)
-            .args([
-                "--server",
-                "127.0.0.1",
-                "--port",
-                &theirs.to_string(),
-                "--udp",
-                "--tag",
-                "kamailio",
-            ])
-            .arg(acc(&format!("r{i}"), code, "Whatever"))
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
+        logger(theirs, &["--udp", &acc(&format!("r{i}"), code, "Whatever")]);
     }
     let ids = wait_ids(&dir.join("events.json"), 20);
-    let _ = rsyslog.kill();
-    let _ = rsyslog.wait();
-    stop(daemon);
+    terminate(&mut rsyslog);
+    terminate(&mut daemon);
     for i in 0..20 {
         assert_eq!(
             ids.get(&format!("r{i}")),
@@ -241,9 +181,9 @@ fn journal_input_reads_journal_files_and_resumes_after_its_cursor() {
             dir.join("pbx*.journal*").display()
         ),
     );
-    let daemon = start(&cfg, Stdio::null());
+    let mut daemon = start(&cfg, Stdio::null());
     let first = wait_ids(&dir.join("events.json"), 20);
-    stop(daemon);
+    terminate(&mut daemon);
     assert_eq!(first.len(), 20, "{first:?}");
     let state = fs::read_to_string(dir.join("state/checkpoints.json")).unwrap();
     assert!(
@@ -252,9 +192,9 @@ fn journal_input_reads_journal_files_and_resumes_after_its_cursor() {
     );
     // More entries while stopped; the restart reads only those.
     journal_append(&remote, &journal, export_entries(40, 80));
-    let daemon = start(&cfg, Stdio::null());
+    let mut daemon = start(&cfg, Stdio::null());
     let all = wait_ids(&dir.join("events.json"), 40);
-    stop(daemon);
+    terminate(&mut daemon);
     for i in (0..80).step_by(2) {
         assert_eq!(all.get(&format!("j{i}")), Some(&1), "j{i}: {all:?}");
     }

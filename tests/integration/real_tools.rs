@@ -271,34 +271,32 @@ fn real_tshark_output_of_a_capture_gives_one_event_per_response() {
         .unwrap();
     assert!(lua.status.success());
     std::fs::write(&script, &lua.stdout).unwrap();
-    let out = Command::new(&tshark)
-        .arg("-X")
-        .arg(format!("lua_script:{}", script.display()))
-        .arg("-r")
-        .arg(&pcap)
-        .args([
-            "-Y",
-            "sipannotate.class == 2",
-            "-T",
-            "fields",
-            "-E",
-            "separator=|",
-        ])
-        .args([
-            "-e",
+    // tshark with the script: the frames `filter` selects, `fields` joined by '|'.
+    let with_lua = |filter: &str, fields: &[&str]| -> String {
+        let mut cmd = Command::new(&tshark);
+        cmd.arg("-X")
+            .arg(format!("lua_script:{}", script.display()))
+            .arg("-r")
+            .arg(&pcap)
+            .args(["-Y", filter, "-T", "fields", "-E", "separator=|"]);
+        for f in fields {
+            cmd.args(["-e", f]);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let stdout = with_lua(
+        "sipannotate.class == 2",
+        &[
             "sipannotate.code",
-            "-e",
             "sipannotate.class_name",
-            "-e",
             "sipannotate.meaning",
-        ])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
     let rows: Vec<&str> = stdout.lines().collect();
     assert_eq!(
@@ -313,22 +311,7 @@ fn real_tshark_output_of_a_capture_gives_one_event_per_response() {
         assert_eq!(cols[1], ok.class.name, "{row}");
         assert_eq!(cols[2], ok.texts().meaning, "{row}");
     }
-    let ringing = Command::new(&tshark)
-        .arg("-X")
-        .arg(format!("lua_script:{}", script.display()))
-        .arg("-r")
-        .arg(&pcap)
-        .args([
-            "-Y",
-            "sipannotate.code == 180",
-            "-T",
-            "fields",
-            "-e",
-            "sipannotate.fix",
-        ])
-        .output()
-        .unwrap();
-    let ringing = String::from_utf8_lossy(&ringing.stdout);
+    let ringing = with_lua("sipannotate.code == 180", &["sipannotate.fix"]);
     assert_eq!(ringing.lines().count(), calls);
     assert!(
         ringing

@@ -71,21 +71,6 @@ fn daemon_config(dir: &Path, log: &Path, outputs: &str) -> std::path::PathBuf {
     p
 }
 
-fn stop_child(child: &mut std::process::Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.wait();
-}
-
 #[test]
 fn syslog_sinks_deliver_every_event_once_to_real_rsyslog_over_udp_and_tcp() {
     let dir = scratch("sink-rsyslog");
@@ -113,8 +98,8 @@ fn syslog_sinks_deliver_every_event_once_to_real_rsyslog_over_udp_and_tcp() {
     let mut daemon = start(&cfg, Stdio::null());
     let over_tcp = wait_distinct(&dir.join("tcp.log"), 300, Duration::from_secs(20));
     let over_udp = wait_distinct(&dir.join("udp.log"), 300, Duration::from_secs(10));
-    stop_child(&mut daemon);
-    stop_child(&mut rsyslog);
+    terminate(&mut daemon);
+    terminate(&mut rsyslog);
     assert_eq!(
         over_tcp,
         (0..300).collect::<Vec<_>>(),
@@ -160,15 +145,15 @@ fn a_receiver_outage_loses_nothing_and_keeps_order() {
     append(0, 200);
     wait_distinct(&dir.join("tcp.log"), 200, Duration::from_secs(10));
     // The receiver goes away while events keep coming.
-    stop_child(&mut rsyslog);
+    terminate(&mut rsyslog);
     append(200, 400);
     std::thread::sleep(Duration::from_millis(1500));
     append(400, 500);
     let mut rsyslog = start_rsyslog(&work, &conf, None, Some(tcp));
     append(500, 600);
     let ids = wait_distinct(&dir.join("tcp.log"), 600, Duration::from_secs(30));
-    stop_child(&mut daemon);
-    stop_child(&mut rsyslog);
+    terminate(&mut daemon);
+    terminate(&mut rsyslog);
     let distinct: std::collections::BTreeSet<_> = ids.iter().copied().collect();
     let lost: Vec<u64> = (0..600).filter(|n| !distinct.contains(n)).collect();
     assert!(
@@ -186,7 +171,6 @@ fn a_receiver_outage_loses_nothing_and_keeps_order() {
 
 #[test]
 fn real_rsyslog_runs_sipannotate_as_its_mmexternal_module() {
-    let logger = debian_tool("/usr/bin/logger", "bsdutils", "logger");
     let dir = scratch("mmexternal");
     let udp = free_port();
     let out = dir.join("annotated.log");
@@ -209,21 +193,7 @@ fn real_rsyslog_runs_sipannotate_as_its_mmexternal_module() {
         "Got SIP response 503 \"Service Unavailable\" back from 10.0.0.5:5060",
     ];
     for m in &messages {
-        let ok = Command::new(&logger)
-            .args([
-                "--server",
-                "127.0.0.1",
-                "--port",
-                &udp.to_string(),
-                "--udp",
-                "--tag",
-                "kamailio",
-            ])
-            .arg(m)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
+        logger(udp, &["--udp", m]);
     }
     let deadline = Instant::now() + Duration::from_secs(15);
     while fs::read_to_string(&out).unwrap_or_default().lines().count() < messages.len() {
@@ -234,7 +204,7 @@ fn real_rsyslog_runs_sipannotate_as_its_mmexternal_module() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    stop_child(&mut rsyslog);
+    terminate(&mut rsyslog);
     let text = fs::read_to_string(&out).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 4, "{text}");
@@ -293,7 +263,7 @@ fn outputs_filter_events_and_redact_users_before_they_leave() {
         assert!(Instant::now() < deadline, "no events");
         std::thread::sleep(Duration::from_millis(50));
     }
-    stop_child(&mut daemon);
+    terminate(&mut daemon);
     let codes = |name: &str| -> Vec<u64> {
         fs::read_to_string(dir.join(name))
             .unwrap()
@@ -339,7 +309,6 @@ fn outputs_filter_events_and_redact_users_before_they_leave() {
 
 #[test]
 fn real_rsyslog_hands_messages_to_sipannotate_as_its_omprog_output() {
-    let logger = debian_tool("/usr/bin/logger", "bsdutils", "logger");
     let dir = scratch("omprog");
     let udp = free_port();
     let events = dir.join("events.json");
@@ -361,21 +330,7 @@ fn real_rsyslog_hands_messages_to_sipannotate_as_its_omprog_output() {
         } else {
             format!("NOTICE: noise {i}")
         };
-        let ok = Command::new(&logger)
-            .args([
-                "--server",
-                "127.0.0.1",
-                "--port",
-                &udp.to_string(),
-                "--udp",
-                "--tag",
-                "kamailio",
-            ])
-            .arg(msg)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
+        logger(udp, &["--udp", &msg]);
     }
     let deadline = Instant::now() + Duration::from_secs(15);
     while fs::read_to_string(&events)
@@ -391,7 +346,7 @@ fn real_rsyslog_hands_messages_to_sipannotate_as_its_omprog_output() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    stop_child(&mut rsyslog);
+    terminate(&mut rsyslog);
     let ids: Vec<String> = fs::read_to_string(&events)
         .unwrap()
         .lines()
@@ -507,7 +462,7 @@ fn tls_syslog_reaches_real_rsyslog_and_a_wrong_server_name_is_refused() {
     let cfg = daemon_config(&dir, &log, &output("localhost"));
     let mut daemon = start(&cfg, Stdio::null());
     let ids = wait_distinct(&dir.join("tls.log"), 100, Duration::from_secs(20));
-    stop_child(&mut daemon);
+    terminate(&mut daemon);
     assert_eq!(
         ids,
         (0..100).collect::<Vec<_>>(),
@@ -520,8 +475,8 @@ fn tls_syslog_reaches_real_rsyslog_and_a_wrong_server_name_is_refused() {
     let before = call_ids_in(&dir.join("tls.log")).len();
     let mut daemon = start(&cfg, Stdio::null());
     std::thread::sleep(Duration::from_secs(2));
-    stop_child(&mut daemon);
-    stop_child(&mut rsyslog);
+    terminate(&mut daemon);
+    terminate(&mut rsyslog);
     assert_eq!(
         call_ids_in(&dir.join("tls.log")).len(),
         before,

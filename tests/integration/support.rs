@@ -176,3 +176,58 @@ pub fn start_rsyslog(
     }
     child
 }
+
+/// Sends a signal to a child process (`kill -SIG`).
+pub fn signal(child: &std::process::Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{sig}"), &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{sig} failed");
+}
+
+/// Waits for a child to exit; kills it and fails the test after `limit`.
+pub fn wait_exit(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("process {} did not exit within {limit:?}", child.id());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// SIGTERM, then waits (bounded) for the exit.
+pub fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
+    signal(child, "TERM");
+    wait_exit(child, std::time::Duration::from_secs(15))
+}
+
+/// Runs util-linux `logger` against 127.0.0.1:`port` with tag kamailio and
+/// `args` (transport flags, then the message or `-f FILE`).
+pub fn logger(port: u16, args: &[&str]) {
+    let logger = debian_tool("/usr/bin/logger", "bsdutils", "logger");
+    let ok = Command::new(logger)
+        .args([
+            "--server",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--tag",
+            "kamailio",
+        ])
+        .args(args)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "logger {args:?} failed");
+}
