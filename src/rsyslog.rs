@@ -37,19 +37,10 @@ pub enum MmInput {
 struct FirstEvent(Option<Event>);
 
 impl Output for FirstEvent {
-    fn passthrough(&mut self, _: &str, _: &[u8], _: u64) -> io::Result<()> {
-        Ok(())
-    }
-    fn status_line(&mut self, _: &str, _: &[u8], _: bool, _: &Event) -> io::Result<()> {
-        Ok(())
-    }
     fn event(&mut self, _: &str, ev: &Event) -> io::Result<()> {
         if self.0.is_none() {
             self.0 = Some(ev.clone());
         }
-        Ok(())
-    }
-    fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
 }

@@ -120,10 +120,6 @@ impl<W: Write> Output for JsonOutput<'_, W> {
         Ok(())
     }
 
-    fn status_line(&mut self, _: &str, _: &[u8], _: bool, _: &Event) -> io::Result<()> {
-        Ok(())
-    }
-
     fn event(&mut self, input: &str, ev: &Event) -> io::Result<()> {
         self.buf.clear();
         self.encoder.write(&mut self.buf, input, ev);

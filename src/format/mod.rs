@@ -18,23 +18,32 @@ use siem::SiemKind;
 pub trait Output {
     /// Raw input bytes that are not status lines (whole lines, with their
     /// line breaks); `first_line` is the line number of the first of them.
-    fn passthrough(&mut self, input: &str, bytes: &[u8], first_line: u64) -> io::Result<()>;
+    /// Outputs of events only ignore them.
+    fn passthrough(&mut self, _input: &str, _bytes: &[u8], _first_line: u64) -> io::Result<()> {
+        Ok(())
+    }
 
     /// A status line, as soon as it is recognized; `newline` is whether the
     /// input had a line break after it. The event holds what is known so far.
+    /// Outputs of complete events only ignore it.
     fn status_line(
         &mut self,
-        input: &str,
-        line: &[u8],
-        newline: bool,
-        ev: &Event,
-    ) -> io::Result<()>;
+        _input: &str,
+        _line: &[u8],
+        _newline: bool,
+        _ev: &Event,
+    ) -> io::Result<()> {
+        Ok(())
+    }
 
     /// A complete event (its message, if any, fully read).
     fn event(&mut self, input: &str, ev: &Event) -> io::Result<()>;
 
-    /// Pushes buffered output to its destination.
-    fn flush(&mut self) -> io::Result<()>;
+    /// Pushes buffered output to its destination (nothing, for outputs that
+    /// do not buffer).
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// How events are written: the schema-1 JSON, the text annotation, or a

@@ -244,14 +244,6 @@ impl EventSender {
 }
 
 impl Output for EventSender {
-    fn passthrough(&mut self, _: &str, _: &[u8], _: u64) -> io::Result<()> {
-        Ok(())
-    }
-
-    fn status_line(&mut self, _: &str, _: &[u8], _: bool, _: &Event) -> io::Result<()> {
-        Ok(())
-    }
-
     fn event(&mut self, input: &str, ev: &Event) -> io::Result<()> {
         if !self.formats.is_empty() && !self.formats.contains(&ev.format) {
             return Ok(());
@@ -269,10 +261,6 @@ impl Output for EventSender {
             labels: self.labels.clone(),
             event: Box::new(ev.clone()),
         })
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }
 

@@ -409,14 +409,6 @@ impl<'c, W: std::io::Write> SiemOutput<'c, W> {
 }
 
 impl<W: std::io::Write> crate::format::Output for SiemOutput<'_, W> {
-    fn passthrough(&mut self, _: &str, _: &[u8], _: u64) -> std::io::Result<()> {
-        Ok(())
-    }
-
-    fn status_line(&mut self, _: &str, _: &[u8], _: bool, _: &Event) -> std::io::Result<()> {
-        Ok(())
-    }
-
     fn event(&mut self, input: &str, ev: &Event) -> std::io::Result<()> {
         self.buf.clear();
         self.encoder.encode(&mut self.buf, input, &self.labels, ev);
