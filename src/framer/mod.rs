@@ -169,11 +169,6 @@ impl<'c> Engine<'c> {
         at.saturating_sub(self.segment_base)
     }
 
-    /// Whether a frame is open (its event still to come).
-    pub fn frame_open(&self) -> bool {
-        !matches!(self.frame, Frame::Closed)
-    }
-
     /// The current segment (file) ended: its last line counts even without a
     /// line break. An open frame stays open, so a SIP message split across a
     /// rotation is completed by the next segment.
