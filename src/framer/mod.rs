@@ -534,107 +534,23 @@ impl<'c> Engine<'c> {
         // Where the SIP text starts on this line (for prefix learning and contexts).
         let sip_at =
             memmem::find(&content[hit.start..], b"SIP/2.0").map_or(hit.start, |i| hit.start + i);
-        // Contexts: the prefix of this line, then the lines above.
-        let mut lines: [&[u8]; MAX_LOOKBACK_LINES + 1] = [&[]; MAX_LOOKBACK_LINES + 1];
-        lines[0] = &content[..sip_at];
-        let full_depth = if format.wrappers {
-            self.matcher.max_lookback.min(MAX_LOOKBACK_LINES)
-        } else {
-            0
-        };
-        let mut depth = full_depth.min(NEAR_LOOKBACK);
-        let mut cursor = span.start;
-        let mut filled = 0;
-        let mut dot_is_cr = false;
-        let mut ctx_lines = [false; MAX_LOOKBACK_LINES + 1];
-        let mut from = 0;
-        if format.wrappers {
-            loop {
-                for slot in lines.iter_mut().take(depth + 1).skip(filled + 1) {
-                    if cursor <= self.keep {
-                        break;
-                    }
-                    let prev_end = cursor - 1; // the '\n' before `cursor`
-                    let prev_start = memrchr(b'\n', &self.buf[self.keep..prev_end])
-                        .map_or(self.keep, |i| self.keep + i + 1);
-                    *slot = strip_cr(&self.buf[prev_start..prev_end]);
-                    cursor = prev_start;
-                    filled += 1;
-                }
-                let mut reach_further = false;
-                self.matcher.contexts(
-                    catalog,
-                    &mut self.scratch,
-                    &lines[..=depth],
-                    from,
-                    |ci, distance, field, value| {
-                        let f = &catalog.formats[ci];
-                        if ev.wrapper.is_none() {
-                            ev.wrapper = Some(ci);
-                        }
-                        reach_further |= f.max_distance > NEAR_LOOKBACK;
-                        dot_is_cr |= f.trailing_dot_is_cr;
-                        ctx_lines[distance] = true;
-                        match field {
-                            Field::Direction => {
-                                if ev.direction.is_none() {
-                                    ev.direction = f.direction_of(value);
-                                }
-                            }
-                            Field::Reason | Field::Code => {}
-                            _ => fill_field(ev, field, value),
-                        }
-                    },
-                );
-                // Wrappers almost always stand within a few lines; look further
-                // only when a near line belongs to a dialect whose header is long
-                // (Kamailio sipdump records).
-                if !reach_further || depth == full_depth {
-                    break;
-                }
-                from = depth + 1;
-                depth = full_depth;
-            }
-        }
-        if let Some((
-            journald::Record {
-                realtime_us: Some(us),
+        let dot_is_cr = read_context(
+            Lookback {
+                catalog,
+                matcher: self.matcher,
+                scratch: &mut self.scratch,
+                stamps: &mut self.stamps,
+                captured_stamps: &mut self.captured_stamps,
+                buf: &self.buf,
+                keep: self.keep,
             },
-            _,
-        )) = journal
-        {
-            timestamp::from_epoch_micros(us, &mut ev.ts_raw, &mut ev.ts);
-        }
-        if ev.ts_raw.is_empty() {
-            let shapes = &catalog.timestamps;
-            // The status line's own stamp, else the nearest wrapper line's.
-            let candidates = std::iter::once(content)
-                .chain((1..=depth).filter(|d| ctx_lines[*d]).map(|d| lines[d]));
-            for line in candidates {
-                if timestamp::extract_with(
-                    shapes,
-                    &mut self.stamps,
-                    line,
-                    &mut ev.ts_raw,
-                    &mut ev.ts,
-                ) {
-                    break;
-                }
-            }
-        } else if ev.ts.is_empty() {
-            // A stamp a wrapper's regex captured: normalise it if it has a date.
-            let raw = std::mem::take(&mut ev.ts_raw);
-            let found = timestamp::extract_with(
-                &catalog.timestamps,
-                &mut self.captured_stamps,
-                raw.as_bytes(),
-                &mut ev.ts_raw,
-                &mut ev.ts,
-            );
-            if !found {
-                ev.ts_raw = raw;
-            }
-        }
+            ev,
+            content,
+            span.start,
+            sip_at,
+            format.wrappers,
+            journal.and_then(|(r, _)| r.realtime_us),
+        );
         // The reason phrase, and headers flattened after it on the same line.
         let mut inline_rest: &[u8] = &[];
         if let Some((s, e)) = reason_span {
@@ -703,6 +619,124 @@ impl<'c> Engine<'c> {
             }
         }
     }
+}
+
+/// What wrapper and timestamp lookup reads from an engine.
+struct Lookback<'a, 'c> {
+    catalog: &'c Catalog,
+    matcher: &'a Matcher,
+    scratch: &'a mut Scratch,
+    stamps: &'a mut timestamp::Finder,
+    captured_stamps: &'a mut timestamp::Finder,
+    buf: &'a [u8],
+    keep: usize,
+}
+
+/// Fills peers, direction and time of `ev` from the wrappers around the
+/// line `content` (which starts at `line_start` in the buffer; its SIP text
+/// at `sip_at`): the prefix on the line itself, then the lines above. Returns
+/// whether a wrapper said a trailing dot stands for CR (ngrep).
+#[allow(clippy::too_many_arguments)]
+fn read_context(
+    cx: Lookback<'_, '_>,
+    ev: &mut Event,
+    content: &[u8],
+    line_start: usize,
+    sip_at: usize,
+    wrappers: bool,
+    journal_us: Option<u64>,
+) -> bool {
+    let catalog = cx.catalog;
+    // Contexts: the prefix of this line, then the lines above.
+    let mut lines: [&[u8]; MAX_LOOKBACK_LINES + 1] = [&[]; MAX_LOOKBACK_LINES + 1];
+    lines[0] = &content[..sip_at];
+    let full_depth = if wrappers {
+        cx.matcher.max_lookback.min(MAX_LOOKBACK_LINES)
+    } else {
+        0
+    };
+    let mut depth = full_depth.min(NEAR_LOOKBACK);
+    let mut cursor = line_start;
+    let mut filled = 0;
+    let mut dot_is_cr = false;
+    let mut ctx_lines = [false; MAX_LOOKBACK_LINES + 1];
+    let mut from = 0;
+    if wrappers {
+        loop {
+            for slot in lines.iter_mut().take(depth + 1).skip(filled + 1) {
+                if cursor <= cx.keep {
+                    break;
+                }
+                let prev_end = cursor - 1; // the '\n' before `cursor`
+                let prev_start =
+                    memrchr(b'\n', &cx.buf[cx.keep..prev_end]).map_or(cx.keep, |i| cx.keep + i + 1);
+                *slot = strip_cr(&cx.buf[prev_start..prev_end]);
+                cursor = prev_start;
+                filled += 1;
+            }
+            let mut reach_further = false;
+            cx.matcher.contexts(
+                catalog,
+                cx.scratch,
+                &lines[..=depth],
+                from,
+                |ci, distance, field, value| {
+                    let f = &catalog.formats[ci];
+                    if ev.wrapper.is_none() {
+                        ev.wrapper = Some(ci);
+                    }
+                    reach_further |= f.max_distance > NEAR_LOOKBACK;
+                    dot_is_cr |= f.trailing_dot_is_cr;
+                    ctx_lines[distance] = true;
+                    match field {
+                        Field::Direction => {
+                            if ev.direction.is_none() {
+                                ev.direction = f.direction_of(value);
+                            }
+                        }
+                        Field::Reason | Field::Code => {}
+                        _ => fill_field(ev, field, value),
+                    }
+                },
+            );
+            // Wrappers almost always stand within a few lines; look further
+            // only when a near line belongs to a dialect whose header is long
+            // (Kamailio sipdump records).
+            if !reach_further || depth == full_depth {
+                break;
+            }
+            from = depth + 1;
+            depth = full_depth;
+        }
+    }
+    if let Some(us) = journal_us {
+        timestamp::from_epoch_micros(us, &mut ev.ts_raw, &mut ev.ts);
+    }
+    if ev.ts_raw.is_empty() {
+        let shapes = &catalog.timestamps;
+        // The status line's own stamp, else the nearest wrapper line's.
+        let candidates =
+            std::iter::once(content).chain((1..=depth).filter(|d| ctx_lines[*d]).map(|d| lines[d]));
+        for line in candidates {
+            if timestamp::extract_with(shapes, cx.stamps, line, &mut ev.ts_raw, &mut ev.ts) {
+                break;
+            }
+        }
+    } else if ev.ts.is_empty() {
+        // A stamp a wrapper's regex captured: normalise it if it has a date.
+        let raw = std::mem::take(&mut ev.ts_raw);
+        let found = timestamp::extract_with(
+            &catalog.timestamps,
+            cx.captured_stamps,
+            raw.as_bytes(),
+            &mut ev.ts_raw,
+            &mut ev.ts,
+        );
+        if !found {
+            ev.ts_raw = raw;
+        }
+    }
+    dot_is_cr
 }
 
 fn strip_cr(line: &[u8]) -> &[u8] {
