@@ -102,6 +102,23 @@ pub struct AnnotateArgs {
     #[arg(short = 'f', long)]
     pub follow: bool,
 
+    /// Follow calls by Call-ID and add one {"type":"call"} finding per call
+    /// when it ends: its flow (answered, busy, abandoned, ...), ladder
+    /// (INVITE>100>183>486), final answer and timings.
+    #[arg(long)]
+    pub calls: bool,
+
+    /// Run the security detections (scanner User-Agents, failed-auth bursts,
+    /// extension enumeration, floods; keyed on the source address) and add a
+    /// {"type":"security"} finding when one fires. `-o fail2ban` implies it.
+    #[arg(long)]
+    pub detect: bool,
+
+    /// A source the detections never report (an address, or a prefix ending in
+    /// '.' or ':'); repeatable.
+    #[arg(long, value_name = "ADDR")]
+    pub allow: Vec<String>,
+
     /// With --follow: where files start (later files always start at the beginning).
     #[arg(long, value_enum, default_value_t = ReadFromArg::End, value_name = "WHERE")]
     pub read_from: ReadFromArg,
@@ -168,9 +185,46 @@ pub enum ColorChoice {
     Never,
 }
 
+/// Formats of the stats report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatsFormat {
+    Text,
+    Json,
+    Csv,
+}
+
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Count responses and compute call KPIs (RFC 6076 SER, SEER, ISA, SCR,
+    /// IRA, SRD, RRD; E.411 ASR, NER) over whole logs; each KPI is printed
+    /// with the definition it was computed by.
+    #[command(after_help = "EXAMPLES:
+  sipannotate stats /var/log/kamailio.log            a table, with definitions
+  sipannotate stats -o json night.log | jq .ser      one figure
+  sipannotate stats -o csv *.log > kpis.csv          section,name,value rows
+  sipannotate stats --ner-codes 2xx,486,487,603 x.log  your own NER code set
+
+Counting rules: retransmissions and repeated log records of one answer count
+once; re-INVITEs are not attempts; a 401/407 answered by a retry that succeeds
+is one answered attempt; calls with no final answer when the log ends are left
+out of every ratio. SRD and RRD need the requests in the log (message dumps).")]
+    Stats {
+        /// Log files; '-' or none reads standard input.
+        #[arg(value_name = "FILE")]
+        files: Vec<PathBuf>,
+        #[arg(short, long, value_enum, default_value_t = StatsFormat::Text)]
+        output: StatsFormat,
+        /// Outcomes that count as answered for ASR (codes and classes: 2xx,486).
+        #[arg(long, default_value = "2xx", value_name = "CODES")]
+        asr_codes: String,
+        /// Outcomes that count as effective for NER.
+        #[arg(long, default_value = "2xx,480,486,487,600,603", value_name = "CODES")]
+        ner_codes: String,
+        /// Calls followed at once; beyond it the least active are closed early and counted.
+        #[arg(long, default_value_t = 100_000, value_name = "N")]
+        max_calls: usize,
+    },
     /// Explain response codes or Q.850 causes; two or more are compared side by side.
     #[command(after_help = "EXAMPLES:
   sipannotate explain 488             meaning, when you see it, how to fix it

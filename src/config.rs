@@ -374,6 +374,13 @@ impl Config {
                     i + 1
                 ))
             })?;
+            if o.encoding() == Encoding::Fail2ban {
+                return Err(Error::new(format!(
+                    "line {}: [[output]] #{}: encoding: \"fail2ban\" is not available in the daemon yet (it runs no security detections); run `sipannotate --detect -o fail2ban -f FILE...` as its own service instead",
+                    line_of_table(text, "output", i),
+                    i + 1
+                )));
+            }
             if let OutputConfig::File { path, .. } = o {
                 if !path.is_absolute() {
                     return Err(Error::new(format!(

@@ -24,6 +24,7 @@
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod correlate;
 pub mod daemon;
 pub mod enrich;
 pub mod error;
@@ -33,6 +34,7 @@ pub mod format;
 pub mod framer;
 pub mod matcher;
 pub mod pipeline;
+pub mod report;
 pub mod rsyslog;
 pub mod selfcheck;
 pub mod sink;

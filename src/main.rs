@@ -11,10 +11,15 @@ use clap::{CommandFactory, Parser};
 use sipannotate::catalog::Catalog;
 use sipannotate::cli::{
     AnnotateArgs, Cli, ColorChoice, Command, CommonArgs, GenerateWhat, OutputKind, ReadFromArg,
+    StatsFormat,
 };
 use sipannotate::config::ReadFrom;
+use sipannotate::correlate::calls::CallSettings;
+use sipannotate::correlate::kpi::{CodeSet, KpiSettings};
+use sipannotate::correlate::{AnalysisSettings, Analyzer, Correlator};
 use sipannotate::error::Error;
 use sipannotate::explain;
+use sipannotate::format::findings::Fail2banOutput;
 use sipannotate::format::json::JsonOutput;
 use sipannotate::format::siem::{SiemEncoder, SiemOutput};
 use sipannotate::format::text::TextOutput;
@@ -23,6 +28,7 @@ use sipannotate::format::Output;
 use sipannotate::framer::Stats;
 use sipannotate::matcher::Matcher;
 use sipannotate::pipeline::{annotate_file, annotate_stdin, follow, InputError, RunOptions};
+use sipannotate::report;
 use sipannotate::selfcheck;
 
 fn main() -> ExitCode {
@@ -158,6 +164,23 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Formats { check }) => formats(&catalog, check),
+        Some(Command::Stats {
+            files,
+            output,
+            asr_codes,
+            ner_codes,
+            max_calls,
+        }) => {
+            let parse = |flag: &str, v: &str| {
+                CodeSet::parse(v)
+                    .map_err(|e| Failure::Other(Error::new(format!("--{flag} {v:?}: {e}"))))
+            };
+            let kpi = KpiSettings {
+                asr_codes: parse("asr-codes", &asr_codes)?,
+                ner_codes: parse("ner-codes", &ner_codes)?,
+            };
+            stats(&catalog, &files, output, kpi, max_calls)
+        }
         Some(
             Command::Daemon { .. }
             | Command::Check { .. }
@@ -263,18 +286,103 @@ fn annotate(
         let siem = args.siem.options();
         siem.validate()
             .map_err(|e| Failure::Other(Error::new(format!("--{}", e.replace('_', "-")))))?;
-        let mut out = SiemOutput::new(SiemEncoder::new(catalog, kind, siem), writer);
-        return run_inputs(catalog, &matcher, files, &mut out, options, args.stats);
+        let out = SiemOutput::new(SiemEncoder::new(catalog, kind, siem), writer);
+        return run_analyzed(catalog, &matcher, files, out, options, args);
     }
     match args.output {
         Encoding::Json => {
-            let mut out = JsonOutput::new(catalog, writer, !args.only_matches);
-            run_inputs(catalog, &matcher, files, &mut out, options, args.stats)
+            let out = JsonOutput::new(catalog, writer, !args.only_matches);
+            run_analyzed(catalog, &matcher, files, out, options, args)
+        }
+        Encoding::Fail2ban => {
+            let out = Fail2banOutput::new(catalog, writer);
+            run_analyzed(catalog, &matcher, files, out, options, args)
         }
         _ => {
-            let mut out = TextOutput::new(catalog, writer, color, args.only_matches);
-            run_inputs(catalog, &matcher, files, &mut out, options, args.stats)
+            let out = TextOutput::new(catalog, writer, color, args.only_matches);
+            run_analyzed(catalog, &matcher, files, out, options, args)
         }
+    }
+}
+
+/// Runs the inputs into `out`, through the analysis stage when calls or
+/// detections are asked for.
+fn run_analyzed<O: Output>(
+    catalog: &Catalog,
+    matcher: &Matcher,
+    files: &[std::path::PathBuf],
+    mut out: O,
+    options: RunOptions,
+    args: &AnnotateArgs,
+) -> Result<ExitCode, Failure> {
+    let detect = args.detect || args.output == Encoding::Fail2ban;
+    if !(args.calls || detect) {
+        return run_inputs(catalog, matcher, files, &mut out, options, args.stats);
+    }
+    let mut rules = catalog.security.clone();
+    rules.allow.extend(args.allow.iter().cloned());
+    let correlator = Correlator::new(AnalysisSettings {
+        calls: CallSettings::default(),
+        kpi: KpiSettings::default(),
+        security: detect.then_some(rules),
+        emit_calls: args.calls,
+    });
+    let mut analyzer = Analyzer::new(catalog, out, correlator);
+    let code = run_inputs(catalog, matcher, files, &mut analyzer, options, args.stats)?;
+    analyzer.finish()?;
+    Ok(code)
+}
+
+/// `stats`: every input through the analysis stage, then one report.
+fn stats(
+    catalog: &Catalog,
+    files: &[std::path::PathBuf],
+    format: StatsFormat,
+    kpi: KpiSettings,
+    max_calls: usize,
+) -> Result<ExitCode, Failure> {
+    let matcher = Matcher::new(catalog)?;
+    let options = RunOptions {
+        progress: io::stderr().is_terminal(),
+        ..RunOptions::default()
+    };
+    let correlator = Correlator::new(AnalysisSettings {
+        calls: CallSettings {
+            max_calls: max_calls.max(1),
+            ..CallSettings::default()
+        },
+        kpi,
+        security: Some(catalog.security.clone()),
+        emit_calls: false,
+    });
+    let mut analyzer = Analyzer::new(catalog, Discarded, correlator);
+    let code = run_inputs(catalog, &matcher, files, &mut analyzer, options, false)?;
+    analyzer.finish()?;
+    let inputs = if files.is_empty() {
+        vec!["stdin".to_string()]
+    } else {
+        files.iter().map(|p| p.display().to_string()).collect()
+    };
+    let summary = report::Summary::of(catalog, &analyzer.correlator, inputs);
+    let text = match format {
+        StatsFormat::Text => report::text(&summary),
+        StatsFormat::Json => {
+            let mut s = report::json(&summary).to_string();
+            s.push('\n');
+            s
+        }
+        StatsFormat::Csv => report::csv(&summary),
+    };
+    io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(code)
+}
+
+/// An output that keeps nothing (stats needs only the analysis).
+struct Discarded;
+
+impl Output for Discarded {
+    fn event(&mut self, _: &str, _: &sipannotate::event::Event) -> io::Result<()> {
+        Ok(())
     }
 }
 

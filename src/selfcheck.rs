@@ -13,6 +13,11 @@ use crate::pipeline::{annotate_reader, RunOptions};
 
 /// Annotates `text` and returns its events.
 pub fn events_of(catalog: &Catalog, matcher: &Matcher, text: &[u8]) -> Vec<Event> {
+    collect(catalog, matcher, text).events
+}
+
+/// Annotates `text` and returns all the engine reported.
+pub fn collect(catalog: &Catalog, matcher: &Matcher, text: &[u8]) -> Collector {
     let mut out = Collector::default();
     let mut reader = text;
     annotate_reader(
@@ -24,7 +29,7 @@ pub fn events_of(catalog: &Catalog, matcher: &Matcher, text: &[u8]) -> Vec<Event
         RunOptions::default(),
     )
     .expect("reading from memory cannot fail");
-    out.events
+    out
 }
 
 /// Every sample failure, as "file: sample N: what went wrong".
@@ -40,15 +45,32 @@ pub fn check_samples(catalog: &Catalog, matcher: &Matcher) -> Vec<String> {
         }
         for (i, sample) in format.samples.iter().enumerate() {
             total += 1;
-            let events = events_of(catalog, matcher, sample.text.as_bytes());
+            let got = collect(catalog, matcher, sample.text.as_bytes());
+            // A security format's samples are its lines, not response events.
+            let events = if format.role == Role::Security {
+                if !got.events.is_empty() {
+                    failures.push(format!(
+                        "{}: sample {}: a security line gave a response event",
+                        format.source,
+                        i + 1
+                    ));
+                }
+                got.security
+            } else {
+                got.events
+            };
             if let Err(why) = check_one(catalog, format.role, &format.id, sample, &events) {
                 failures.push(format!("{}: sample {}: {why}", format.source, i + 1));
             }
         }
         for (i, negative) in format.negatives.iter().enumerate() {
             total += 1;
-            let events = events_of(catalog, matcher, negative.text.as_bytes());
-            if let Some(ev) = events.first() {
+            let got = collect(catalog, matcher, negative.text.as_bytes());
+            // A security negative may be another security format's line.
+            let own_line = got.security.iter().find(|e| {
+                format.role == Role::Security && catalog.formats[e.format].id == format.id
+            });
+            if let Some(ev) = got.events.first().or(own_line) {
                 failures.push(format!(
                     "{}: negative {} ({}): gave an event: code {} via {} at line {}",
                     format.source,
@@ -92,7 +114,7 @@ fn check_one(
     let format_id = &catalog.formats[ev.format].id;
     let wrapper_id = ev.wrapper.map(|w| catalog.formats[w].id.as_str());
     match role {
-        Role::Event if format_id != id => {
+        Role::Event | Role::Security if format_id != id => {
             return Err(format!("recognized by {format_id}, not {id}"))
         }
         // A context sample may name the nearer wrapper that takes precedence.

@@ -1,13 +1,17 @@
 //! Log-format recognizers: one TOML file per dialect under `patterns/formats/`,
 //! compiled once into regexes plus the literals the prefilter searches for.
 //!
-//! A format has one of three roles:
+//! A format has one of four roles:
 //! - `event`: the line carries a response status (`code` capture) and may open a
 //!   frame that collects the following lines (SIP headers, or dialect lines);
 //! - `context`: a wrapper line near a status line (above it, or before it on the
 //!   same line) that tells peers, direction, transport or time;
 //! - `request`: a SIP request start line; it opens a frame so that its headers
-//!   and body (a NOTIFY's `SIP/2.0 200 OK` sipfrag) are never taken for a response.
+//!   and body (a NOTIFY's `SIP/2.0 200 OK` sipfrag) are never taken for a response;
+//! - `security`: a line that reports a security-relevant failure without a
+//!   status code (Asterisk `Registration from ... failed for 'IP'`, FreeSWITCH
+//!   `SIP auth failure`); it names the `detection` it feeds and captures the
+//!   offending transport address (`src` or `peer`).
 //!
 //! Invariants: every regex compiles, uses only known capture names, and every
 //! event format captures `code`; errors name the file and key.
@@ -117,6 +121,7 @@ pub enum Role {
     Event,
     Context,
     Request,
+    Security,
 }
 
 /// How the lines after an event or request line belong to it.
@@ -211,6 +216,7 @@ struct FormatFile {
     wrappers: Option<bool>,
     #[serde(default)]
     kv: std::collections::BTreeMap<String, String>,
+    detection: Option<String>,
     #[serde(default)]
     sample: Vec<Sample>,
     #[serde(default)]
@@ -280,6 +286,8 @@ pub struct Format {
     /// default only for dumped SIP messages; single-line formats carry their
     /// own fields).
     pub wrappers: bool,
+    /// For security formats: what the line reports (`auth-failure`, ...).
+    pub detection: String,
     pub samples: Vec<Sample>,
     pub negatives: Vec<Negative>,
 }
@@ -343,9 +351,9 @@ impl Format {
                 )))
             }
         };
-        if raw.role == Role::Context && !matches!(frame, FrameKind::None) {
+        if matches!(raw.role, Role::Context | Role::Security) && !matches!(frame, FrameKind::None) {
             return Err(Error::new(format!(
-                "{source}: key frame: a context format cannot open a frame"
+                "{source}: key frame: a context or security format cannot open a frame"
             )));
         }
         if raw.id.is_empty()
@@ -384,7 +392,38 @@ impl Format {
             ));
         }
         let wrappers = raw.wrappers.unwrap_or(matches!(frame, FrameKind::Sip));
+        let detection = match (raw.role, raw.detection) {
+            (Role::Security, Some(d))
+                if crate::correlate::security::LINE_KINDS.contains(&d.as_str()) =>
+            {
+                if slots.get(Field::Src).is_none() && slots.get(Field::Peer).is_none() {
+                    return Err(Error::new(format!(
+                        "{source}: key regex: a security format must capture the offender's address as (?P<src>...) or (?P<peer>...)"
+                    )));
+                }
+                d
+            }
+            (Role::Security, Some(d)) => {
+                return Err(Error::new(format!(
+                    "{source}: key detection: {d:?} is not one of {}",
+                    crate::correlate::security::LINE_KINDS.join(", ")
+                )))
+            }
+            (Role::Security, None) => {
+                return Err(Error::new(format!(
+                    "{source}: key detection: a security format must say what it reports ({})",
+                    crate::correlate::security::LINE_KINDS.join(", ")
+                )))
+            }
+            (_, Some(_)) => {
+                return Err(Error::new(format!(
+                    "{source}: key detection: only role = \"security\" formats take it"
+                )))
+            }
+            (_, None) => String::new(),
+        };
         Ok(Format {
+            detection,
             wrappers,
             kv,
             parser,

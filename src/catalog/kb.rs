@@ -189,6 +189,9 @@ pub struct KnowledgeBase {
     notes_by_code: Vec<Vec<usize>>,
     causes: BTreeMap<u16, Cause>,
     warnings: BTreeMap<u16, WarningEntry>,
+    flows: BTreeMap<String, Texts>,
+    detections: BTreeMap<String, Texts>,
+    kpis: BTreeMap<String, KpiTexts>,
 }
 
 /// What the enricher needs for one code: the registered entry or the class fallback.
@@ -301,7 +304,34 @@ pub(crate) struct LanguageFile {
     note: BTreeMap<String, String>,
     q850: BTreeMap<String, String>,
     warning: BTreeMap<String, WarningEntry>,
+    flow: BTreeMap<String, Texts>,
+    detection: BTreeMap<String, Texts>,
+    kpi: BTreeMap<String, KpiTexts>,
 }
+
+/// A KPI's display name and its definition, in one language.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KpiTexts {
+    pub name: String,
+    pub definition: String,
+}
+
+/// The KPI names that need texts (`[kpi.NAME]`), as `correlate::kpi` reports them.
+pub const KPI_NAMES: [&str; 12] = [
+    "ser",
+    "seer",
+    "isa",
+    "scr",
+    "asr",
+    "ner",
+    "ira",
+    "srd",
+    "srd_failed",
+    "setup",
+    "duration",
+    "rrd",
+];
 
 impl LanguageFile {
     /// Every key of the file, flattened ("code.486.fix"), to compare languages.
@@ -322,6 +352,17 @@ impl LanguageFile {
         for w in self.warning.keys() {
             keys.push(format!("warning.{w}.text"));
             keys.push(format!("warning.{w}.meaning"));
+        }
+        for (table, map) in [("flow", &self.flow), ("detection", &self.detection)] {
+            for k in map.keys() {
+                for f in ["meaning", "when", "fix"] {
+                    keys.push(format!("{table}.{k}.{f}"));
+                }
+            }
+        }
+        for k in self.kpi.keys() {
+            keys.push(format!("kpi.{k}.name"));
+            keys.push(format!("kpi.{k}.definition"));
         }
         keys.sort();
         keys
@@ -353,6 +394,20 @@ impl LanguageFile {
         for (k, v) in self.note.iter().chain(self.q850.iter()) {
             if v.trim().is_empty() {
                 empty.push(k.clone());
+            }
+        }
+        for (table, map) in [("flow", &self.flow), ("detection", &self.detection)] {
+            for (k, t) in map {
+                for (f, v) in [("meaning", &t.meaning), ("when", &t.when), ("fix", &t.fix)] {
+                    if v.trim().is_empty() {
+                        empty.push(format!("{table}.{k}.{f}"));
+                    }
+                }
+            }
+        }
+        for (k, t) in &self.kpi {
+            if t.name.trim().is_empty() || t.definition.trim().is_empty() {
+                empty.push(format!("kpi.{k}"));
             }
         }
         empty
@@ -483,6 +538,33 @@ impl KnowledgeBase {
             let code: u16 = parse_num(&file, "warning", &key)?;
             warnings.insert(code, w);
         }
+        use crate::correlate::calls::Flow;
+        use crate::correlate::security::DetectionKind;
+        let flow_names = Flow::ALL.map(Flow::name);
+        let detection_names = DetectionKind::ALL.map(DetectionKind::name);
+        for (table, want, have) in [
+            (
+                "flow",
+                &flow_names[..],
+                texts.flow.keys().collect::<Vec<_>>(),
+            ),
+            (
+                "detection",
+                &detection_names[..],
+                texts.detection.keys().collect(),
+            ),
+            ("kpi", &KPI_NAMES[..], texts.kpi.keys().collect()),
+        ] {
+            if let Some(missing) = want.iter().find(|w| !have.iter().any(|h| h == *w)) {
+                return Err(Error::new(format!("{file}: [{table}.{missing}] missing")));
+            }
+            if let Some(extra) = have.iter().find(|h| !want.contains(&h.as_str())) {
+                return Err(Error::new(format!(
+                    "{file}: [{table}.{extra}] is not one of: {}",
+                    want.join(", ")
+                )));
+            }
+        }
         let notes_by_code = (100..=699u16)
             .map(|code| {
                 note_list
@@ -497,6 +579,9 @@ impl KnowledgeBase {
             })
             .collect();
         Ok(KnowledgeBase {
+            flows: texts.flow,
+            detections: texts.detection,
+            kpis: texts.kpi,
             notes_by_code,
             lang: texts.lang,
             labels: texts.labels,
@@ -506,6 +591,21 @@ impl KnowledgeBase {
             causes: cause_map,
             warnings,
         })
+    }
+
+    /// The texts of a call flow (`answered`, `early-media-then-failure`, ...).
+    pub fn flow(&self, name: &str) -> &Texts {
+        &self.flows[name]
+    }
+
+    /// The texts of a security detection.
+    pub fn detection(&self, name: &str) -> &Texts {
+        &self.detections[name]
+    }
+
+    /// The name and definition of a KPI.
+    pub fn kpi(&self, name: &str) -> &KpiTexts {
+        &self.kpis[name]
     }
 
     /// The entry or class fallback for a code in 100..=699.

@@ -56,6 +56,8 @@ pub struct Catalog {
     pub formats: Vec<Format>,
     pub sip: SipSyntax,
     pub timestamps: Vec<TimestampShape>,
+    /// Security detection rules (`patterns/security.toml`).
+    pub security: crate::correlate::security::SecurityRules,
 }
 
 impl Catalog {
@@ -108,11 +110,18 @@ impl Catalog {
                 .get("timestamps.toml")
                 .ok_or_else(|| Error::new("patterns/timestamps.toml: file missing"))?,
         )?;
+        let security = crate::correlate::security::SecurityRules::parse(
+            "patterns/security.toml",
+            files
+                .get("security.toml")
+                .ok_or_else(|| Error::new("patterns/security.toml: file missing"))?,
+        )?;
         Ok(Catalog {
             kb,
             formats,
             sip,
             timestamps,
+            security,
         })
     }
 }

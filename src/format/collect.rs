@@ -10,6 +10,10 @@ use crate::format::Output;
 #[derive(Debug, Default)]
 pub struct Collector {
     pub events: Vec<Event>,
+    /// Requests the engine reported (dumped messages).
+    pub requests: Vec<Event>,
+    /// Lines of security formats.
+    pub security: Vec<Event>,
     pub status_lines: usize,
     pub passthrough_bytes: usize,
 }
@@ -28,7 +32,12 @@ impl Output for Collector {
         self.events.push(ev.clone());
         Ok(())
     }
-    fn flush(&mut self) -> io::Result<()> {
+    fn request(&mut self, _: &str, ev: &Event) -> io::Result<()> {
+        self.requests.push(ev.clone());
+        Ok(())
+    }
+    fn security_line(&mut self, _: &str, ev: &Event) -> io::Result<()> {
+        self.security.push(ev.clone());
         Ok(())
     }
 }

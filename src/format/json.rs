@@ -127,6 +127,18 @@ impl<W: Write> Output for JsonOutput<'_, W> {
         self.out.write_all(&self.buf)
     }
 
+    fn call(&mut self, call: &crate::correlate::calls::CallRecord) -> io::Result<()> {
+        let v = super::findings::call_json(self.encoder.catalog, call);
+        serde_json::to_writer(&mut self.out, &v)?;
+        self.out.write_all(b"\n")
+    }
+
+    fn detection(&mut self, d: &crate::correlate::security::Detection) -> io::Result<()> {
+        let v = super::findings::detection_json(self.encoder.catalog, d);
+        serde_json::to_writer(&mut self.out, &v)?;
+        self.out.write_all(b"\n")
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }

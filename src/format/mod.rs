@@ -3,6 +3,7 @@
 //! annotations), and each completed event (for structured formats).
 
 pub mod collect;
+pub mod findings;
 pub mod json;
 pub mod siem;
 pub mod text;
@@ -11,6 +12,8 @@ use std::io;
 
 use serde::Deserialize;
 
+use crate::correlate::calls::CallRecord;
+use crate::correlate::security::Detection;
 use crate::event::Event;
 use siem::SiemKind;
 
@@ -33,6 +36,29 @@ pub trait Output {
         _newline: bool,
         _ev: &Event,
     ) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// A request the log dumped (its headers read): method, CSeq, Call-ID,
+    /// peers and time, `code` 0. For call tracking; outputs ignore it.
+    fn request(&mut self, _input: &str, _ev: &Event) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// A line of a security format (failed authentication and the like); the
+    /// line itself also went through `passthrough`. `ev.format` names the
+    /// format, whose `detection` says what the line reports.
+    fn security_line(&mut self, _input: &str, _ev: &Event) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// A call the analysis stage closed (`--calls`).
+    fn call(&mut self, _call: &CallRecord) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// A security detection that fired.
+    fn detection(&mut self, _d: &Detection) -> io::Result<()> {
         Ok(())
     }
 
@@ -62,13 +88,15 @@ pub enum Encoding {
     Hec,
     Syslog,
     Logfmt,
+    /// Only security detections, one stable line each, for fail2ban.
+    Fail2ban,
 }
 
 impl Encoding {
     /// The SIEM encoding, if this is one.
     pub fn siem(self) -> Option<SiemKind> {
         Some(match self {
-            Encoding::Json | Encoding::Text => return None,
+            Encoding::Json | Encoding::Text | Encoding::Fail2ban => return None,
             Encoding::Ecs => SiemKind::Ecs,
             Encoding::Cef => SiemKind::Cef,
             Encoding::Leef => SiemKind::Leef,

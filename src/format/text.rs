@@ -86,6 +86,20 @@ impl<W: Write> Output for TextOutput<'_, W> {
         Ok(())
     }
 
+    fn call(&mut self, call: &crate::correlate::calls::CallRecord) -> io::Result<()> {
+        let line = super::findings::call_text(self.catalog, call);
+        writeln!(self.out, "{line}")
+    }
+
+    fn detection(&mut self, d: &crate::correlate::security::Detection) -> io::Result<()> {
+        let line = super::findings::detection_text(self.catalog, d);
+        if self.color {
+            writeln!(self.out, "\x1b[1;31m{line}\x1b[0m")
+        } else {
+            writeln!(self.out, "{line}")
+        }
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }

@@ -483,17 +483,66 @@ impl<'c> Engine<'c> {
                     .map_or(hit.start, |m| {
                         m.as_ptr() as usize - content.as_ptr() as usize
                     });
-                let frame = SipFrame::new(content, at, false);
-                let (_, rest) = split_reason(&content[hit.end..], &self.catalog.sip);
-                // A message flattened into one log record ends with that record.
+                let catalog = self.catalog;
+                let ev = &mut self.request_event;
+                fill_line_fields(ev, &self.scratch, content, hit.format, span.line_no);
+                read_context(
+                    Lookback {
+                        catalog,
+                        matcher: self.matcher,
+                        scratch: &mut self.scratch,
+                        stamps: &mut self.stamps,
+                        captured_stamps: &mut self.captured_stamps,
+                        buf: &self.buf,
+                        keep: self.keep,
+                    },
+                    ev,
+                    content,
+                    span.start,
+                    at,
+                    true,
+                    journal.as_ref().and_then(|(r, _)| r.realtime_us),
+                );
+                let mut frame = SipFrame::new(content, at, false);
+                let (_, rest) = split_reason(&content[hit.end..], &catalog.sip);
                 if rest.is_empty() {
                     self.frame_start = self.absolute(span.start);
                     self.frame = Frame::Sip {
                         frame,
                         request: true,
                     };
+                } else {
+                    // A message flattened into one log record ends with that record.
+                    frame.feed_inline(rest, &catalog.sip, ev);
+                    frame.finish(ev);
+                    ev.settle_peers();
+                    out.request(&self.input, ev)?;
                 }
                 out.passthrough(&self.input, &self.buf[span.start..span.next], span.line_no)
+            }
+            Role::Security => {
+                let catalog = self.catalog;
+                let ev = &mut self.request_event;
+                fill_line_fields(ev, &self.scratch, content, hit.format, span.line_no);
+                read_context(
+                    Lookback {
+                        catalog,
+                        matcher: self.matcher,
+                        scratch: &mut self.scratch,
+                        stamps: &mut self.stamps,
+                        captured_stamps: &mut self.captured_stamps,
+                        buf: &self.buf,
+                        keep: self.keep,
+                    },
+                    ev,
+                    content,
+                    span.start,
+                    hit.start,
+                    catalog.formats[hit.format].wrappers,
+                    journal.as_ref().and_then(|(r, _)| r.realtime_us),
+                );
+                out.passthrough(&self.input, &self.buf[span.start..span.next], span.line_no)?;
+                out.security_line(&self.input, &self.request_event)
             }
             Role::Event => self.open_event(hit, span, journal, out),
             Role::Context => unreachable!("context formats are not in the prefilter"),
@@ -602,7 +651,15 @@ impl<'c> Engine<'c> {
 
     fn close_frame<O: Output>(&mut self, out: &mut O) -> io::Result<()> {
         match std::mem::replace(&mut self.frame, Frame::Closed) {
-            Frame::Closed | Frame::Sip { request: true, .. } => Ok(()),
+            Frame::Closed => Ok(()),
+            Frame::Sip {
+                frame,
+                request: true,
+            } => {
+                frame.finish(&mut self.request_event);
+                self.request_event.settle_peers();
+                out.request(&self.input, &self.request_event)
+            }
             Frame::Sip {
                 frame,
                 request: false,
@@ -616,6 +673,28 @@ impl<'c> Engine<'c> {
                 self.event.settle_peers();
                 self.stats.events += 1;
                 out.event(&self.input, &self.event)
+            }
+        }
+    }
+}
+
+/// Starts `ev` over for a request or security line: line number, format,
+/// raw text and the fields the format's regex captured.
+fn fill_line_fields(
+    ev: &mut Event,
+    scratch: &Scratch,
+    content: &[u8],
+    format: usize,
+    line_no: u64,
+) {
+    ev.clear();
+    ev.line = line_no;
+    ev.format = format;
+    ev.raw.extend_from_slice(content);
+    for field in Field::ALL {
+        if let Some((s, e)) = scratch.spans[field as usize] {
+            if !matches!(field, Field::Code | Field::Direction) {
+                fill_field(ev, field, &content[s..e]);
             }
         }
     }

@@ -80,7 +80,7 @@ impl Matcher {
                     contexts.push(i);
                     max_lookback = max_lookback.max(f.max_distance);
                 }
-                Role::Event | Role::Request => {
+                Role::Event | Role::Request | Role::Security => {
                     primary.push(i);
                     for lit in &f.literals {
                         match literals.iter().position(|l| l == lit) {

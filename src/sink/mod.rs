@@ -186,6 +186,8 @@ impl<'c> Encoder<'c> {
                 b.push(b'\n');
                 annotation_line(b, self.catalog, ev, false);
             }
+            // Refused by the config check: the daemon runs no detections.
+            Encoding::Fail2ban => return,
             _ => unreachable!("SIEM encodings are handled above"),
         }
         b.push(b'\n');
