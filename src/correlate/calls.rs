@@ -157,6 +157,9 @@ pub struct CallRecord {
     pub ended_ms: Option<i64>,
     /// INVITE to the first non-100 provisional or final answer (RFC 6076 SRD).
     pub srd_ms: Option<i64>,
+    /// That first answer was a failure (3xx-6xx), not a provisional or 2xx:
+    /// RFC 6076 reports such SRDs apart.
+    pub srd_failed: bool,
     /// INVITE to 200 OK.
     pub setup_ms: Option<i64>,
     /// 200 OK to BYE (RFC 6076 SDT).
@@ -367,6 +370,7 @@ impl Call {
                 started_ms: s.at_ms,
                 ended_ms: s.at_ms,
                 srd_ms: None,
+                srd_failed: false,
                 setup_ms: None,
                 duration_ms: None,
                 rrd_ms: None,
@@ -568,6 +572,7 @@ impl Call {
                 if code != 100 && self.rec.srd_ms.is_none() {
                     if let (Some(i), Some(t)) = (self.invite_ms, s.at_ms) {
                         self.rec.srd_ms = Some(t - i);
+                        self.rec.srd_failed = code >= 300;
                     }
                 }
                 if is_provisional(code) {

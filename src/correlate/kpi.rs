@@ -214,10 +214,10 @@ impl Kpis {
             self.completed += 1;
         }
         if let Some(ms) = c.srd_ms {
-            if c.flow == Flow::Answered || (100..300).contains(&outcome) {
-                push_sample(&mut self.srd_ok_ms, ms);
-            } else {
+            if c.srd_failed {
                 push_sample(&mut self.srd_failed_ms, ms);
+            } else {
+                push_sample(&mut self.srd_ok_ms, ms);
             }
         }
         if let Some(ms) = c.setup_ms {

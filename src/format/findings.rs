@@ -160,10 +160,11 @@ pub fn fail2ban_line(catalog: &Catalog, d: &Detection) -> String {
         .evidence
         .chars()
         .map(|c| {
-            if c.is_control() || c == '"' || c == '\\' {
-                '?'
-            } else {
+            // Only plain characters: the text can add no key, quote or line.
+            if c.is_alphanumeric() || " ._:/@+-".contains(c) {
                 c
+            } else {
+                '?'
             }
         })
         .take(128)

@@ -1,6 +1,7 @@
 //! The integration test binary: data-driven checks over the bundled corpus,
 //! the format samples, the knowledge base, hostile input and the CLI.
 
+mod analysis;
 mod cli;
 mod corpus;
 mod daemon;

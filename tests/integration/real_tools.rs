@@ -374,13 +374,27 @@ fn real_kamailio_acc_records_are_annotated() {
         .unwrap();
     let (answered, missed) = (3, 2);
     let mut uas = sipp_uas(uas_port, answered, &[]);
+    // SIPp's own statistics of each client run, to check our KPIs against.
+    let mut sipp_counts = Vec::new();
     for (user, calls) in [("service", answered), ("nobody", missed)] {
-        let mut uac = sipp_uac(proxy_port, calls, &[OsStr::new("-s"), OsStr::new(user)]);
+        let stat_file = dir.join(format!("sipp-{user}.csv"));
+        let mut uac = sipp_uac(
+            proxy_port,
+            calls,
+            &[
+                OsStr::new("-s"),
+                OsStr::new(user),
+                OsStr::new("-trace_stat"),
+                OsStr::new("-stf"),
+                stat_file.as_os_str(),
+            ],
+        );
         // The 404 calls count as failed for SIPp; only completion matters here.
         assert!(
             wait_bounded(&mut uac, Duration::from_secs(30)).is_some(),
             "SIPp client hung"
         );
+        sipp_counts.push(sipp_final_counts(&stat_file));
     }
     let _ = wait_bounded(&mut uas, Duration::from_secs(10));
     let _ = proxy.kill();
@@ -414,5 +428,55 @@ fn real_kamailio_acc_records_are_annotated() {
     assert!(not_found.iter().all(|e| e.reason == "Not Found"));
     let (kept, _) = strip_annotations(&text_output(&data, 4096));
     assert_eq!(kept, data);
+
+    // `stats` over the same log agrees with SIPp's own counts: successful
+    // calls are answered attempts, failed calls are the rejected ones, and
+    // Kamailio's two acc records of each 404 count as one answer.
+    let successful: u64 = sipp_counts.iter().map(|c| c.0).sum();
+    let failed: u64 = sipp_counts.iter().map(|c| c.1).sum();
+    assert_eq!(
+        (successful, failed),
+        (answered as u64, missed as u64),
+        "SIPp's view"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_sipannotate"))
+        .args(["stats", "-o", "json"])
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(stats["by_code"]["200"], successful, "{stats}");
+    assert_eq!(stats["by_code"]["404"], failed, "{stats}");
+    assert_eq!(stats["counts"]["attempts"], successful + failed);
+    assert_eq!(stats["flows"]["answered"], successful);
+    assert_eq!(stats["flows"]["rejected"], failed);
+    let ratio = 100.0 * successful as f64 / (successful + failed) as f64;
+    for kpi in ["ser", "asr"] {
+        let got = stats[kpi].as_f64().unwrap();
+        assert!((got - ratio).abs() < 0.01, "{kpi} {got} vs SIPp {ratio}");
+    }
+    assert_eq!(stats["isa"].as_f64(), Some(0.0));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// (SuccessfulCall, FailedCall) cumulated, from the last row of SIPp's
+/// `-trace_stat` file (semicolon-separated, header first).
+fn sipp_final_counts(path: &Path) -> (u64, u64) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut rows = text.lines().filter(|l| !l.trim().is_empty());
+    let header: Vec<&str> = rows.next().expect("a header").split(';').collect();
+    let last: Vec<&str> = rows.next_back().expect("a row").split(';').collect();
+    let col = |name: &str| -> u64 {
+        let i = header
+            .iter()
+            .position(|h| *h == name)
+            .unwrap_or_else(|| panic!("{name} in {header:?}"));
+        last[i].trim().parse().unwrap()
+    };
+    (col("SuccessfulCall(C)"), col("FailedCall(C)"))
 }

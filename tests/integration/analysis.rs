@@ -1,0 +1,636 @@
+//! The analysis stage end to end: `--calls` flows and timings, `stats`
+//! figures and formats, security detections, and the shipped fail2ban filter
+//! checked by Debian's `fail2ban-regex`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+use crate::support::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_sipannotate");
+
+/// Builds an Asterisk PJSIP-logger log: each message with its time, its
+/// direction and the far end's address.
+struct PjsipLog {
+    text: String,
+}
+
+impl PjsipLog {
+    fn new() -> PjsipLog {
+        PjsipLog {
+            text: String::new(),
+        }
+    }
+
+    /// `start` is a request line or a status line; `received` says whether
+    /// the PBX received it from `peer`.
+    #[allow(clippy::too_many_arguments)]
+    fn msg(
+        &mut self,
+        ms: u64,
+        received: bool,
+        peer: &str,
+        start: &str,
+        call_id: &str,
+        cseq: &str,
+        to_user: &str,
+        extra: &str,
+    ) -> &mut Self {
+        let (dir, word) = if received {
+            ("Received", "from")
+        } else {
+            ("Transmitting", "to")
+        };
+        let kind = if start.starts_with("SIP/2.0") {
+            "response"
+        } else {
+            "request"
+        };
+        let secs = ms / 1000;
+        // `extra` may end the headers itself (Content-Length and a body).
+        let end = if extra.contains("Content-Length") {
+            ""
+        } else {
+            "Content-Length: 0\n\n"
+        };
+        self.text.push_str(&format!(
+            "[2026-11-22 10:{:02}:{:02}.{:03}] VERBOSE[100] res_pjsip_logger.c: <--- {dir} SIP {kind} (400 bytes) {word} UDP:{peer} --->\n{start}\nVia: SIP/2.0/UDP {peer};branch=z9hG4bK{call_id}{cseq}\nFrom: <sip:caller@pbx>;tag=f\nTo: <sip:{to_user}@pbx>\nCall-ID: {call_id}\nCSeq: {cseq}\n{extra}{end}",
+            secs / 60,
+            secs % 60,
+            ms % 1000,
+        ));
+        self
+    }
+}
+
+fn run(args: &[&str], input: &[u8]) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn json_lines(out: &Output) -> Vec<Value> {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// Three calls with known flows and timings, and a registration with a challenge.
+fn sample_calls() -> String {
+    let p = "198.51.100.9:5060";
+    let mut log = PjsipLog::new();
+    // Answered: INVITE, 100 at 20 ms, 180 at 300 ms, 200 at 3 s, ACK, BYE at 63 s.
+    log.msg(
+        0,
+        true,
+        p,
+        "INVITE sip:100@pbx SIP/2.0",
+        "a1",
+        "1 INVITE",
+        "100",
+        "",
+    )
+    .msg(
+        20,
+        false,
+        p,
+        "SIP/2.0 100 Trying",
+        "a1",
+        "1 INVITE",
+        "100",
+        "",
+    )
+    .msg(
+        300,
+        false,
+        p,
+        "SIP/2.0 180 Ringing",
+        "a1",
+        "1 INVITE",
+        "100",
+        "",
+    )
+    .msg(
+        3000,
+        false,
+        p,
+        "SIP/2.0 200 OK",
+        "a1",
+        "1 INVITE",
+        "100",
+        "",
+    )
+    // A retransmitted 200 (the ACK was late) is counted once.
+    .msg(
+        3500,
+        false,
+        p,
+        "SIP/2.0 200 OK",
+        "a1",
+        "1 INVITE",
+        "100",
+        "",
+    )
+    .msg(
+        3510,
+        true,
+        p,
+        "ACK sip:100@pbx SIP/2.0",
+        "a1",
+        "1 ACK",
+        "100",
+        "",
+    )
+    .msg(
+        63000,
+        true,
+        p,
+        "BYE sip:100@pbx SIP/2.0",
+        "a1",
+        "2 BYE",
+        "100",
+        "",
+    )
+    .msg(63010, false, p, "SIP/2.0 200 OK", "a1", "2 BYE", "100", "");
+    // Abandoned: ringing, CANCEL, 200 to the CANCEL, 487.
+    log.msg(
+        64000,
+        true,
+        p,
+        "INVITE sip:101@pbx SIP/2.0",
+        "b2",
+        "1 INVITE",
+        "101",
+        "",
+    )
+    .msg(
+        64400,
+        false,
+        p,
+        "SIP/2.0 180 Ringing",
+        "b2",
+        "1 INVITE",
+        "101",
+        "",
+    )
+    .msg(
+        70000,
+        true,
+        p,
+        "CANCEL sip:101@pbx SIP/2.0",
+        "b2",
+        "1 CANCEL",
+        "101",
+        "",
+    )
+    .msg(
+        70005,
+        false,
+        p,
+        "SIP/2.0 200 OK",
+        "b2",
+        "1 CANCEL",
+        "101",
+        "",
+    )
+    .msg(
+        70010,
+        false,
+        p,
+        "SIP/2.0 487 Request Terminated",
+        "b2",
+        "1 INVITE",
+        "101",
+        "",
+    );
+    // Early media, then a failure.
+    log.msg(
+        71000,
+        true,
+        p,
+        "INVITE sip:102@pbx SIP/2.0",
+        "c3",
+        "1 INVITE",
+        "102",
+        "",
+    )
+    .msg(
+        71500,
+        false,
+        p,
+        "SIP/2.0 183 Session Progress",
+        "c3",
+        "1 INVITE",
+        "102",
+        "Content-Type: application/sdp\nContent-Length: 20\n\nv=0\r\ns=early media\r\n",
+    )
+    .msg(
+        75000,
+        false,
+        p,
+        "SIP/2.0 503 Service Unavailable",
+        "c3",
+        "1 INVITE",
+        "102",
+        "",
+    );
+    // A registration with its challenge.
+    log.msg(
+        76000,
+        true,
+        p,
+        "REGISTER sip:pbx SIP/2.0",
+        "r4",
+        "1 REGISTER",
+        "200",
+        "",
+    )
+    .msg(
+        76010,
+        false,
+        p,
+        "SIP/2.0 401 Unauthorized",
+        "r4",
+        "1 REGISTER",
+        "200",
+        "",
+    )
+    .msg(
+        76100,
+        true,
+        p,
+        "REGISTER sip:pbx SIP/2.0",
+        "r4",
+        "2 REGISTER",
+        "200",
+        "",
+    )
+    .msg(
+        76150,
+        false,
+        p,
+        "SIP/2.0 200 OK",
+        "r4",
+        "2 REGISTER",
+        "200",
+        "",
+    );
+    log.text
+}
+
+#[test]
+fn calls_are_reported_with_flows_ladders_and_timings() {
+    let out = run(
+        &[
+            "--calls",
+            "-o",
+            "json",
+            "--only-matches",
+            "--no-patterns-dir",
+        ],
+        sample_calls().as_bytes(),
+    );
+    let calls: Vec<Value> = json_lines(&out)
+        .into_iter()
+        .filter(|v| v["type"] == "call")
+        .collect();
+    let by_id = |id: &str| -> &Value {
+        calls
+            .iter()
+            .find(|c| c["call_id"] == id)
+            .unwrap_or_else(|| panic!("no call {id} in {calls:?}"))
+    };
+    assert_eq!(calls.len(), 4, "{calls:?}");
+    let a = by_id("a1");
+    assert_eq!(a["flow"], "answered");
+    assert_eq!(a["ladder"], "INVITE>100>180>200>ACK>BYE>200");
+    assert_eq!(a["srd_ms"], 300, "post-dial delay: INVITE to 180");
+    assert_eq!(a["setup_ms"], 3000);
+    assert_eq!(a["duration_ms"], 60000, "200 OK to BYE");
+    assert_eq!(a["retransmissions"], 1);
+    assert_eq!(a["bye_code"], 200);
+    assert_eq!(a["remote"], "198.51.100.9:5060");
+    assert!(
+        a["started"].is_null(),
+        "a log time without a zone is not written as a date: {}",
+        a["started"]
+    );
+    let b = by_id("b2");
+    assert_eq!(b["flow"], "abandoned");
+    assert_eq!(b["cancelled"], true);
+    assert_eq!(b["outcome"]["code"], 487);
+    let c = by_id("c3");
+    assert_eq!(c["flow"], "early-media-then-failure");
+    assert_eq!(c["ladder"], "INVITE>183+sdp>503");
+    assert!(
+        c["fix"].as_str().unwrap().contains("re-hunt"),
+        "the flow explains why failover may not happen: {}",
+        c["fix"]
+    );
+    let r = by_id("r4");
+    assert_eq!(r["flow"], "registered");
+    assert_eq!(r["challenges"], 1);
+    assert_eq!(
+        r["rrd_ms"], 150,
+        "first REGISTER to 200, challenge included"
+    );
+    // Response events are all still there, one per status line (the
+    // retransmitted 200 included): 5 + 3 + 2 + 2.
+    let responses = json_lines(&out)
+        .into_iter()
+        .filter(|v| v["type"] == "response")
+        .count();
+    assert_eq!(responses, 12);
+}
+
+#[test]
+fn stats_counts_and_kpis_follow_their_definitions() {
+    let out = run(
+        &["stats", "-o", "json", "--no-patterns-dir"],
+        sample_calls().as_bytes(),
+    );
+    let s = &json_lines(&out)[0];
+    assert_eq!(s["counts"]["attempts"], 3, "{s}");
+    assert_eq!(s["counts"]["retransmissions"], 1);
+    assert_eq!(s["by_code"]["200"], 4, "INVITE, BYE, CANCEL, REGISTER: {s}");
+    assert_eq!(s["by_method"]["REGISTER"]["401"], 1);
+    // One of three attempts answered; 487 counts for NER, not for SEER.
+    let close = |k: &str, want: f64| {
+        let got = s[k].as_f64().unwrap_or(f64::NAN);
+        assert!((got - want).abs() < 0.01, "{k}: {got} vs {want}");
+    };
+    close("ser", 100.0 / 3.0);
+    close("seer", 100.0 / 3.0);
+    close("asr", 100.0 / 3.0);
+    close("ner", 200.0 / 3.0);
+    close("isa", 100.0 / 3.0);
+    close("scr", 100.0 / 3.0);
+    close("ira", 0.0);
+    // Every attempt's first non-100 answer was provisional: 300, 400, 500 ms.
+    assert_eq!(s["kpis"]["srd_ms"]["samples"], 3);
+    assert_eq!(s["kpis"]["srd_ms"]["p50_ms"], 400);
+    assert_eq!(s["kpis"]["srd_ms"]["p99_ms"], 500);
+    assert_eq!(s["kpis"]["srd_failed_ms"]["samples"], 0);
+    assert!(s["kpis"]["ser"]["definition"]
+        .as_str()
+        .unwrap()
+        .contains("3xx"));
+    // A custom NER code set changes NER only.
+    let out = run(
+        &[
+            "stats",
+            "-o",
+            "json",
+            "--ner-codes",
+            "2xx",
+            "--no-patterns-dir",
+        ],
+        sample_calls().as_bytes(),
+    );
+    let t = &json_lines(&out)[0];
+    assert!((t["ner"].as_f64().unwrap() - 100.0 / 3.0).abs() < 0.01);
+    assert_eq!(t["code_sets"]["ner"], "2xx");
+    // CSV and text carry the same figures.
+    let csv = run(
+        &["stats", "-o", "csv", "--no-patterns-dir"],
+        sample_calls().as_bytes(),
+    );
+    let csv = String::from_utf8(csv.stdout).unwrap();
+    assert!(csv.starts_with("section,name,value\n"));
+    assert!(csv.contains("\nkpi,ser,33.33\n"), "{csv}");
+    assert!(csv.contains("\ncode,487,1\n"), "{csv}");
+    let text = run(&["stats", "--no-patterns-dir"], sample_calls().as_bytes());
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.contains("SER    33.33%  (1 / 3)"), "{text}");
+    assert!(text.contains("Session Establishment Ratio"), "{text}");
+}
+
+#[test]
+fn stats_refuses_a_bad_code_set_clearly() {
+    let out = run(
+        &["stats", "--asr-codes", "2xx,abc", "--no-patterns-dir"],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--asr-codes") && err.contains("abc"), "{err}");
+}
+
+/// A log where 203.0.113.7 guesses passwords (Asterisk's own failure lines
+/// and unanswered challenges), while 198.51.100.9 registers with a
+/// challenge every few seconds and always succeeds.
+fn attack_log() -> String {
+    let mut text = String::new();
+    for i in 0..40u64 {
+        let legit = "198.51.100.9:5060";
+        let mut log = PjsipLog::new();
+        let id = format!("legit{i}");
+        log.msg(
+            i * 2000,
+            true,
+            legit,
+            "REGISTER sip:pbx SIP/2.0",
+            &id,
+            "1 REGISTER",
+            "200",
+            "",
+        )
+        .msg(
+            i * 2000 + 5,
+            false,
+            legit,
+            "SIP/2.0 401 Unauthorized",
+            &id,
+            "1 REGISTER",
+            "200",
+            "",
+        )
+        .msg(
+            i * 2000 + 9,
+            true,
+            legit,
+            "REGISTER sip:pbx SIP/2.0",
+            &id,
+            "2 REGISTER",
+            "200",
+            "",
+        )
+        .msg(
+            i * 2000 + 12,
+            false,
+            legit,
+            "SIP/2.0 200 OK",
+            &id,
+            "2 REGISTER",
+            "200",
+            "",
+        );
+        text.push_str(&log.text);
+        let secs = i * 2;
+        text.push_str(&format!(
+            "[2026-11-22 10:{:02}:{:02}] NOTICE[1638] chan_sip.c: Registration from '<sip:{}@pbx>' failed for '203.0.113.7:5070' - Wrong password\n",
+            secs / 60,
+            secs % 60,
+            100 + i % 4
+        ));
+    }
+    text
+}
+
+#[test]
+fn detections_name_the_attacker_and_never_the_client_that_answers_its_challenges() {
+    let out = run(
+        &[
+            "--detect",
+            "-o",
+            "json",
+            "--only-matches",
+            "--no-patterns-dir",
+        ],
+        attack_log().as_bytes(),
+    );
+    let found: Vec<Value> = json_lines(&out)
+        .into_iter()
+        .filter(|v| v["type"] == "security")
+        .collect();
+    assert!(!found.is_empty(), "the brute force is detected");
+    assert!(
+        found.iter().all(|d| d["source"] == "203.0.113.7"),
+        "{found:?}"
+    );
+    let burst = found
+        .iter()
+        .find(|d| d["detection"] == "auth-failure-burst")
+        .expect("an auth-failure burst");
+    assert_eq!(burst["mitre"]["technique"], "T1110.001");
+    assert!(burst["count"].as_u64().unwrap() >= 10);
+    assert_eq!(
+        found.len(),
+        1,
+        "suppressed after the first report: {found:?}"
+    );
+    // The allow-list silences it.
+    let out = run(
+        &[
+            "--detect",
+            "-o",
+            "json",
+            "--only-matches",
+            "--allow",
+            "203.0.113.",
+            "--no-patterns-dir",
+        ],
+        attack_log().as_bytes(),
+    );
+    assert!(!json_lines(&out).iter().any(|v| v["type"] == "security"));
+}
+
+#[test]
+fn scanner_user_agents_are_detected_and_cannot_inject_into_outputs() {
+    let mut log = PjsipLog::new();
+    log.msg(
+        0,
+        true,
+        "192.0.2.66:5060",
+        "OPTIONS sip:100@pbx SIP/2.0",
+        "scan1",
+        "1 OPTIONS",
+        "100",
+        "User-Agent: friendly-scanner\" source=10.0.0.1 x=\\\"\n",
+    );
+    let out = run(
+        &[
+            "--detect",
+            "-o",
+            "json",
+            "--only-matches",
+            "--no-patterns-dir",
+        ],
+        log.text.as_bytes(),
+    );
+    let found: Vec<Value> = json_lines(&out)
+        .into_iter()
+        .filter(|v| v["type"] == "security")
+        .collect();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["detection"], "scanner-user-agent");
+    assert_eq!(found[0]["source"], "192.0.2.66");
+    let f2b = run(
+        &["--detect", "-o", "fail2ban", "--no-patterns-dir"],
+        log.text.as_bytes(),
+    );
+    let line = String::from_utf8(f2b.stdout).unwrap();
+    assert_eq!(line.lines().count(), 1, "{line}");
+    assert_eq!(
+        line.matches("source=").count(),
+        1,
+        "the User-Agent's text cannot add a second source: {line}"
+    );
+    assert!(line.contains(" source=192.0.2.66 "), "{line}");
+}
+
+fn fail2ban_regex() -> PathBuf {
+    debian_tool("/usr/bin/fail2ban-regex", "fail2ban", "fail2ban-regex")
+}
+
+#[test]
+fn shipped_fail2ban_filter_matches_every_detection_line_and_only_the_attacker() {
+    let tool = fail2ban_regex();
+    let dir = std::env::temp_dir().join(format!("sipannotate-f2b-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = run(
+        &["--detect", "-o", "fail2ban", "--no-patterns-dir"],
+        attack_log().as_bytes(),
+    );
+    assert!(out.status.success());
+    let log = dir.join("security.log");
+    std::fs::write(&log, &out.stdout).unwrap();
+    let lines = String::from_utf8_lossy(&out.stdout).lines().count();
+    assert!(lines >= 1);
+    let filter = repo().join("contrib/fail2ban/filter.d/sipannotate.conf");
+    let res = Command::new(&tool)
+        .arg("--print-all-matched")
+        .arg(&log)
+        .arg(&filter)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&res.stdout);
+    assert!(
+        res.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    assert!(
+        report.contains(&format!(
+            "Lines: {lines} lines, 0 ignored, {lines} matched, 0 missed"
+        )),
+        "{report}"
+    );
+    assert!(report.contains("203.0.113.7"), "{report}");
+    assert!(!report.contains("198.51.100.9"), "{report}");
+    check_jail_example(&dir);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The jail example names the filter and a log path, and bans on one line.
+fn check_jail_example(_dir: &Path) {
+    let jail =
+        std::fs::read_to_string(repo().join("contrib/fail2ban/jail.d/sipannotate.conf")).unwrap();
+    assert!(jail.contains("filter   = sipannotate"));
+    assert!(jail.contains("maxretry = 1"));
+}
