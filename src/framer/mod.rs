@@ -483,26 +483,13 @@ impl<'c> Engine<'c> {
                     .map_or(hit.start, |m| {
                         m.as_ptr() as usize - content.as_ptr() as usize
                     });
+                self.fill_side_event(&hit, span, &journal, at, true);
                 let catalog = self.catalog;
+                let content = match &journal {
+                    Some((_, message)) => message,
+                    None => &self.buf[span.start..span.content_stop],
+                };
                 let ev = &mut self.request_event;
-                fill_line_fields(ev, &self.scratch, content, hit.format, span.line_no);
-                read_context(
-                    Lookback {
-                        catalog,
-                        matcher: self.matcher,
-                        scratch: &mut self.scratch,
-                        stamps: &mut self.stamps,
-                        captured_stamps: &mut self.captured_stamps,
-                        buf: &self.buf,
-                        keep: self.keep,
-                    },
-                    ev,
-                    content,
-                    span.start,
-                    at,
-                    true,
-                    journal.as_ref().and_then(|(r, _)| r.realtime_us),
-                );
                 let mut frame = SipFrame::new(content, at, false);
                 let (_, rest) = split_reason(&content[hit.end..], &catalog.sip);
                 if rest.is_empty() {
@@ -521,32 +508,50 @@ impl<'c> Engine<'c> {
                 out.passthrough(&self.input, &self.buf[span.start..span.next], span.line_no)
             }
             Role::Security => {
-                let catalog = self.catalog;
-                let ev = &mut self.request_event;
-                fill_line_fields(ev, &self.scratch, content, hit.format, span.line_no);
-                read_context(
-                    Lookback {
-                        catalog,
-                        matcher: self.matcher,
-                        scratch: &mut self.scratch,
-                        stamps: &mut self.stamps,
-                        captured_stamps: &mut self.captured_stamps,
-                        buf: &self.buf,
-                        keep: self.keep,
-                    },
-                    ev,
-                    content,
-                    span.start,
-                    hit.start,
-                    catalog.formats[hit.format].wrappers,
-                    journal.as_ref().and_then(|(r, _)| r.realtime_us),
-                );
+                let wrappers = self.catalog.formats[hit.format].wrappers;
+                self.fill_side_event(&hit, span, &journal, hit.start, wrappers);
                 out.passthrough(&self.input, &self.buf[span.start..span.next], span.line_no)?;
                 out.security_line(&self.input, &self.request_event)
             }
             Role::Event => self.open_event(hit, span, journal, out),
             Role::Context => unreachable!("context formats are not in the prefilter"),
         }
+    }
+
+    /// Fills `request_event` from a request or security line: the fields its
+    /// regex captured, then peers and time from its wrappers (`at`: where
+    /// its own text starts, after any prefix).
+    fn fill_side_event(
+        &mut self,
+        hit: &Hit,
+        span: LineSpan,
+        journal: &Option<(journald::Record, &[u8])>,
+        at: usize,
+        wrappers: bool,
+    ) {
+        let content = match journal {
+            Some((_, message)) => message,
+            None => &self.buf[span.start..span.content_stop],
+        };
+        let ev = &mut self.request_event;
+        fill_line_fields(ev, &self.scratch, content, hit.format, span.line_no);
+        read_context(
+            Lookback {
+                catalog: self.catalog,
+                matcher: self.matcher,
+                scratch: &mut self.scratch,
+                stamps: &mut self.stamps,
+                captured_stamps: &mut self.captured_stamps,
+                buf: &self.buf,
+                keep: self.keep,
+            },
+            ev,
+            content,
+            span.start,
+            at,
+            wrappers,
+            journal.as_ref().and_then(|(r, _)| r.realtime_us),
+        );
     }
 
     fn open_event<O: Output>(

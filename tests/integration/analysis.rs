@@ -90,6 +90,16 @@ fn json_lines(out: &Output) -> Vec<Value> {
         .collect()
 }
 
+/// The findings of one kind (`call`, `security`) of a JSON run with `flags`.
+fn findings(kind: &str, flags: &[&str], input: &str) -> Vec<Value> {
+    let mut args = vec!["-o", "json", "--only-matches", "--no-patterns-dir"];
+    args.extend_from_slice(flags);
+    json_lines(&run(&args, input.as_bytes()))
+        .into_iter()
+        .filter(|v| v["type"] == kind)
+        .collect()
+}
+
 /// Three calls with known flows and timings, and a registration with a challenge.
 fn sample_calls() -> String {
     let p = "198.51.100.9:5060";
@@ -295,20 +305,7 @@ fn sample_calls() -> String {
 
 #[test]
 fn calls_are_reported_with_flows_ladders_and_timings() {
-    let out = run(
-        &[
-            "--calls",
-            "-o",
-            "json",
-            "--only-matches",
-            "--no-patterns-dir",
-        ],
-        sample_calls().as_bytes(),
-    );
-    let calls: Vec<Value> = json_lines(&out)
-        .into_iter()
-        .filter(|v| v["type"] == "call")
-        .collect();
+    let calls = findings("call", &["--calls"], &sample_calls());
     let by_id = |id: &str| -> &Value {
         calls
             .iter()
@@ -351,10 +348,7 @@ fn calls_are_reported_with_flows_ladders_and_timings() {
     );
     // Response events are all still there, one per status line (the
     // retransmitted 200 included): 5 + 3 + 2 + 2.
-    let responses = json_lines(&out)
-        .into_iter()
-        .filter(|v| v["type"] == "response")
-        .count();
+    let responses = findings("response", &["--calls"], &sample_calls()).len();
     assert_eq!(responses, 12);
 }
 
@@ -494,20 +488,7 @@ fn attack_log() -> String {
 
 #[test]
 fn detections_name_the_attacker_and_never_the_client_that_answers_its_challenges() {
-    let out = run(
-        &[
-            "--detect",
-            "-o",
-            "json",
-            "--only-matches",
-            "--no-patterns-dir",
-        ],
-        attack_log().as_bytes(),
-    );
-    let found: Vec<Value> = json_lines(&out)
-        .into_iter()
-        .filter(|v| v["type"] == "security")
-        .collect();
+    let found = findings("security", &["--detect"], &attack_log());
     assert!(!found.is_empty(), "the brute force is detected");
     assert!(
         found.iter().all(|d| d["source"] == "203.0.113.7"),
@@ -525,19 +506,12 @@ fn detections_name_the_attacker_and_never_the_client_that_answers_its_challenges
         "suppressed after the first report: {found:?}"
     );
     // The allow-list silences it.
-    let out = run(
-        &[
-            "--detect",
-            "-o",
-            "json",
-            "--only-matches",
-            "--allow",
-            "203.0.113.",
-            "--no-patterns-dir",
-        ],
-        attack_log().as_bytes(),
+    let allowed = findings(
+        "security",
+        &["--detect", "--allow", "203.0.113."],
+        &attack_log(),
     );
-    assert!(!json_lines(&out).iter().any(|v| v["type"] == "security"));
+    assert!(allowed.is_empty(), "{allowed:?}");
 }
 
 #[test]
@@ -553,20 +527,7 @@ fn scanner_user_agents_are_detected_and_cannot_inject_into_outputs() {
         "100",
         "User-Agent: friendly-scanner\" source=10.0.0.1 x=\\\"\n",
     );
-    let out = run(
-        &[
-            "--detect",
-            "-o",
-            "json",
-            "--only-matches",
-            "--no-patterns-dir",
-        ],
-        log.text.as_bytes(),
-    );
-    let found: Vec<Value> = json_lines(&out)
-        .into_iter()
-        .filter(|v| v["type"] == "security")
-        .collect();
+    let found = findings("security", &["--detect"], &log.text);
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0]["detection"], "scanner-user-agent");
     assert_eq!(found[0]["source"], "192.0.2.66");
