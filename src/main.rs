@@ -319,6 +319,13 @@ fn run_analyzed<O: Output>(
     if !(args.calls || detect) {
         return run_inputs(catalog, matcher, files, &mut out, options, args.stats);
     }
+    let with_security;
+    let matcher = if detect {
+        with_security = Matcher::with_security_lines(catalog)?;
+        &with_security
+    } else {
+        matcher
+    };
     let mut rules = catalog.security.clone();
     rules.allow.extend(args.allow.iter().cloned());
     let correlator = Correlator::new(AnalysisSettings {
@@ -341,7 +348,7 @@ fn stats(
     kpi: KpiSettings,
     max_calls: usize,
 ) -> Result<ExitCode, Failure> {
-    let matcher = Matcher::new(catalog)?;
+    let matcher = Matcher::with_security_lines(catalog)?;
     let options = RunOptions {
         progress: io::stderr().is_terminal(),
         ..RunOptions::default()

@@ -35,6 +35,12 @@ pub fn collect(catalog: &Catalog, matcher: &Matcher, text: &[u8]) -> Collector {
 /// Every sample failure, as "file: sample N: what went wrong".
 pub fn check_samples(catalog: &Catalog, matcher: &Matcher) -> Vec<String> {
     let mut failures = Vec::new();
+    // Security formats run only where detections do: check them with a
+    // matcher that has them.
+    let with_security = match Matcher::with_security_lines(catalog) {
+        Ok(m) => m,
+        Err(e) => return vec![e.to_string()],
+    };
     let mut total = 0;
     for format in &catalog.formats {
         if format.samples.is_empty() {
@@ -45,7 +51,12 @@ pub fn check_samples(catalog: &Catalog, matcher: &Matcher) -> Vec<String> {
         }
         for (i, sample) in format.samples.iter().enumerate() {
             total += 1;
-            let got = collect(catalog, matcher, sample.text.as_bytes());
+            let m = if format.role == Role::Security {
+                &with_security
+            } else {
+                matcher
+            };
+            let got = collect(catalog, m, sample.text.as_bytes());
             // A security format's samples are its lines, not response events.
             let events = if format.role == Role::Security {
                 if !got.events.is_empty() {
@@ -65,7 +76,12 @@ pub fn check_samples(catalog: &Catalog, matcher: &Matcher) -> Vec<String> {
         }
         for (i, negative) in format.negatives.iter().enumerate() {
             total += 1;
-            let got = collect(catalog, matcher, negative.text.as_bytes());
+            let m = if format.role == Role::Security {
+                &with_security
+            } else {
+                matcher
+            };
+            let got = collect(catalog, m, negative.text.as_bytes());
             // A security negative may be another security format's line.
             let own_line = got.security.iter().find(|e| {
                 format.role == Role::Security && catalog.formats[e.format].id == format.id

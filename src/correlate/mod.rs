@@ -332,6 +332,10 @@ impl<O: Output> Output for Analyzer<'_, O> {
         self.report()
     }
 
+    fn wants_requests(&self) -> bool {
+        true
+    }
+
     fn request(&mut self, input: &str, ev: &Event) -> io::Result<()> {
         self.inner.request(input, ev)?;
         self.correlator.request(input, ev);

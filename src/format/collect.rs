@@ -32,6 +32,9 @@ impl Output for Collector {
         self.events.push(ev.clone());
         Ok(())
     }
+    fn wants_requests(&self) -> bool {
+        true
+    }
     fn request(&mut self, _: &str, ev: &Event) -> io::Result<()> {
         self.requests.push(ev.clone());
         Ok(())

@@ -45,6 +45,13 @@ pub trait Output {
         Ok(())
     }
 
+    /// Whether `request` is wanted. Reading a request's wrappers and time
+    /// costs as much as a response's, so the engine skips it for outputs
+    /// that ignore requests.
+    fn wants_requests(&self) -> bool {
+        false
+    }
+
     /// A line of a security format (failed authentication and the like); the
     /// line itself also went through `passthrough`. `ev.format` names the
     /// format, whose `detection` says what the line reports.

@@ -483,7 +483,12 @@ impl<'c> Engine<'c> {
                     .map_or(hit.start, |m| {
                         m.as_ptr() as usize - content.as_ptr() as usize
                     });
-                self.fill_side_event(&hit, span, &journal, at, true);
+                let wanted = out.wants_requests();
+                if wanted {
+                    self.fill_side_event(&hit, span, &journal, at, true);
+                } else {
+                    self.request_event.clear();
+                }
                 let catalog = self.catalog;
                 let content = match &journal {
                     Some((_, message)) => message,
@@ -503,7 +508,9 @@ impl<'c> Engine<'c> {
                     frame.feed_inline(rest, &catalog.sip, ev);
                     frame.finish(ev);
                     ev.settle_peers();
-                    out.request(&self.input, ev)?;
+                    if wanted {
+                        out.request(&self.input, ev)?;
+                    }
                 }
                 out.passthrough(&self.input, &self.buf[span.start..span.next], span.line_no)
             }
@@ -661,6 +668,9 @@ impl<'c> Engine<'c> {
                 frame,
                 request: true,
             } => {
+                if !out.wants_requests() {
+                    return Ok(());
+                }
                 frame.finish(&mut self.request_event);
                 self.request_event.settle_peers();
                 out.request(&self.input, &self.request_event)

@@ -67,8 +67,19 @@ pub struct Hit {
 }
 
 impl Matcher {
-    /// Compiles the prefilter for a catalog's formats.
+    /// Compiles the prefilter for a catalog's response, request and context
+    /// formats: what annotation needs. Security formats are left out, as
+    /// their literals would slow the bulk scan for lines nothing reads.
     pub fn new(catalog: &Catalog) -> Result<Matcher> {
+        Matcher::build(catalog, false)
+    }
+
+    /// The same, with the security formats too (for the detections).
+    pub fn with_security_lines(catalog: &Catalog) -> Result<Matcher> {
+        Matcher::build(catalog, true)
+    }
+
+    fn build(catalog: &Catalog, security: bool) -> Result<Matcher> {
         let mut literals: Vec<String> = Vec::new();
         let mut owners: Vec<Vec<usize>> = Vec::new();
         let mut primary = Vec::new();
@@ -80,6 +91,7 @@ impl Matcher {
                     contexts.push(i);
                     max_lookback = max_lookback.max(f.max_distance);
                 }
+                Role::Security if !security => {}
                 Role::Event | Role::Request | Role::Security => {
                     primary.push(i);
                     for lit in &f.literals {
