@@ -43,6 +43,11 @@ pub fn check_samples(catalog: &Catalog, matcher: &Matcher) -> Vec<String> {
     };
     let mut total = 0;
     for format in &catalog.formats {
+        let m = if format.role == Role::Security {
+            &with_security
+        } else {
+            matcher
+        };
         if format.samples.is_empty() {
             failures.push(format!(
                 "{}: has no [[sample]]; every format needs at least one",
@@ -51,11 +56,6 @@ pub fn check_samples(catalog: &Catalog, matcher: &Matcher) -> Vec<String> {
         }
         for (i, sample) in format.samples.iter().enumerate() {
             total += 1;
-            let m = if format.role == Role::Security {
-                &with_security
-            } else {
-                matcher
-            };
             let got = collect(catalog, m, sample.text.as_bytes());
             // A security format's samples are its lines, not response events.
             let events = if format.role == Role::Security {
@@ -76,11 +76,6 @@ pub fn check_samples(catalog: &Catalog, matcher: &Matcher) -> Vec<String> {
         }
         for (i, negative) in format.negatives.iter().enumerate() {
             total += 1;
-            let m = if format.role == Role::Security {
-                &with_security
-            } else {
-                matcher
-            };
             let got = collect(catalog, m, negative.text.as_bytes());
             // A security negative may be another security format's line.
             let own_line = got.security.iter().find(|e| {

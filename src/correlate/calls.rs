@@ -191,8 +191,7 @@ pub struct CallRecord {
 struct Transaction {
     method: String,
     cseq: Option<u32>,
-    /// Codes seen, as a bit per class-relative code would be overkill: keep
-    /// the last final and whether a provisional of each code was seen.
+    /// Every code answered so far (a code seen again is a repeat).
     codes: Vec<u16>,
     request_seen: bool,
     final_code: u16,
@@ -208,13 +207,15 @@ struct Call {
     ladder_steps: usize,
     invite_ms: Option<i64>,
     register_ms: Option<i64>,
+    /// An initial INVITE got a 2xx.
+    answered: bool,
+    /// When, if that 2xx had a usable timestamp.
     answered_ms: Option<i64>,
     /// The answered INVITE's CSeq, to tell re-INVITEs from retries.
     answered_cseq: Option<u32>,
     /// Final answer of the last initial INVITE or REGISTER transaction.
     outcome: u16,
     outcome_reason: String,
-    glare: bool,
 }
 
 /// Something a transaction told the KPI counters once, when it got its final answer.
@@ -397,11 +398,11 @@ impl Call {
             ladder_steps: 0,
             invite_ms: None,
             register_ms: None,
+            answered: false,
             answered_ms: None,
             answered_cseq: None,
             outcome: 0,
             outcome_reason: String::new(),
-            glare: false,
         }
     }
 
@@ -488,7 +489,7 @@ impl Call {
             self.step(method);
         }
         self.response(method, s, previous_final, finalized);
-        let mut label = itoa_code(s.code);
+        let mut label = s.code.to_string();
         if s.code == 183 && s.sdp {
             label.push_str("+sdp");
         }
@@ -500,12 +501,7 @@ impl Call {
     fn begin_transaction(&mut self, method: &str, s: &Sighting<'_>) {
         match method {
             "INVITE" => {
-                let reinvite = self.answered_ms.is_some()
-                    && match (self.answered_cseq, s.cseq) {
-                        (Some(a), Some(c)) => c > a,
-                        _ => true,
-                    };
-                if reinvite {
+                if self.is_reinvite(s.cseq, true) {
                     self.rec.reinvites += 1;
                 } else {
                     self.rec.attempts += 1;
@@ -526,12 +522,29 @@ impl Call {
         }
     }
 
-    fn request(&mut self, method: &str, s: &Sighting<'_>) {
-        self.begin_transaction(method, s);
-        if method == "BYE" && self.answered_ms.is_some() && self.rec.duration_ms.is_none() {
-            if let (Some(a), Some(t)) = (self.answered_ms, s.at_ms) {
+    /// Whether an INVITE transaction with `cseq` comes after the answered one
+    /// (a re-INVITE); `unknown` decides when either CSeq is missing.
+    fn is_reinvite(&self, cseq: Option<u32>, unknown: bool) -> bool {
+        self.answered
+            && match (self.answered_cseq, cseq) {
+                (Some(a), Some(c)) => c > a,
+                _ => unknown,
+            }
+    }
+
+    /// The session's duration ends at the BYE (its request if logged, else its answer).
+    fn bye_at(&mut self, at_ms: Option<i64>) {
+        if self.rec.duration_ms.is_none() {
+            if let (Some(a), Some(t)) = (self.answered_ms, at_ms) {
                 self.rec.duration_ms = Some(t - a);
             }
+        }
+    }
+
+    fn request(&mut self, method: &str, s: &Sighting<'_>) {
+        self.begin_transaction(method, s);
+        if method == "BYE" {
+            self.bye_at(s.at_ms);
         }
     }
 
@@ -543,12 +556,7 @@ impl Call {
         finalized: &mut Vec<Finalized>,
     ) {
         let code = s.code;
-        let reinvite = method == "INVITE"
-            && self.answered_ms.is_some()
-            && match (self.answered_cseq, s.cseq) {
-                (Some(a), Some(c)) => c > a,
-                _ => code != 200,
-            };
+        let reinvite = method == "INVITE" && self.is_reinvite(s.cseq, code != 200);
         if !is_provisional(code) && previous_final == 0 {
             if let Some(tx) = self
                 .txs
@@ -581,18 +589,18 @@ impl Call {
                 match code {
                     401 | 407 => self.rec.challenges += 1,
                     300..=399 => self.rec.redirects += 1,
-                    491 => self.glare = true,
                     _ => {}
                 }
                 if (200..300).contains(&code) {
-                    if self.answered_ms.is_none() {
-                        self.answered_ms = s.at_ms.or(Some(i64::MIN));
+                    if !self.answered {
+                        self.answered = true;
+                        self.answered_ms = s.at_ms;
                         self.answered_cseq = s.cseq;
                         if let (Some(i), Some(t)) = (self.invite_ms, s.at_ms) {
                             self.rec.setup_ms = Some(t - i);
                         }
                     }
-                } else if self.answered_ms.is_some() {
+                } else if self.answered {
                     // A late failure for an answered INVITE changes nothing.
                     return;
                 }
@@ -618,13 +626,7 @@ impl Call {
             }
             "BYE" if !is_provisional(code) && self.rec.bye_code == 0 => {
                 self.rec.bye_code = code;
-                if self.rec.duration_ms.is_none() {
-                    if let (Some(a), Some(t)) = (self.answered_ms, s.at_ms) {
-                        if a != i64::MIN {
-                            self.rec.duration_ms = Some(t - a);
-                        }
-                    }
-                }
+                self.bye_at(s.at_ms);
             }
             _ => {}
         }
@@ -633,9 +635,7 @@ impl Call {
     /// Quiet log time after which this call is closed.
     fn deadline(&self, settings: &CallSettings) -> i64 {
         match self.rec.kind {
-            CallKind::Invite if self.answered_ms.is_some() && self.rec.bye_code == 0 => {
-                settings.session_ttl_ms
-            }
+            CallKind::Invite if self.answered && self.rec.bye_code == 0 => settings.session_ttl_ms,
             _ if self.outcome == 0 || matches!(self.outcome, 401 | 407 | 491) => {
                 TIMER_B_MS.max(settings.linger_ms)
             }
@@ -657,7 +657,7 @@ impl Call {
                 408 => Flow::Timeout,
                 _ => Flow::RegistrationFailed,
             },
-            _ if self.answered_ms.is_some() => Flow::Answered,
+            _ if self.answered => Flow::Answered,
             CallKind::Other => Flow::Incomplete,
             CallKind::Invite => match code {
                 0 if quiet >= TIMER_B_MS => Flow::Timeout,
@@ -674,9 +674,6 @@ impl Call {
                 _ => Flow::Failed,
             },
         };
-        if self.glare && flow == Flow::Answered {
-            // A glare resolved by a retry is still an answered call.
-        }
         self.rec.flow = flow;
         self.rec.final_code = code;
         self.rec.final_reason = std::mem::take(&mut self.outcome_reason);
@@ -688,10 +685,6 @@ impl Call {
         }
         self.rec
     }
-}
-
-fn itoa_code(code: u16) -> String {
-    code.to_string()
 }
 
 #[cfg(test)]
@@ -806,6 +799,14 @@ mod tests {
             (r.flow, r.retransmissions, fin.len()),
             (Flow::Rejected, 1, 1)
         );
+    }
+
+    #[test]
+    fn an_answer_without_a_time_gives_no_duration() {
+        let mut ok = sight("INVITE", 1, 200, 0);
+        ok.at_ms = None;
+        let (r, _) = run(&[sight("INVITE", 1, 0, 0), ok, sight("BYE", 2, 0, 60_000)]);
+        assert_eq!((r.flow, r.duration_ms), (Flow::Answered, None));
     }
 
     #[test]

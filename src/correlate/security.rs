@@ -228,14 +228,10 @@ impl Detector {
         let rules = &self.rules;
         let state = self.sources.entry(s.source.to_string()).or_default();
         state.last_ms = s.at_ms;
-        let mut hits: [(DetectionKind, bool); 4] = [
-            (DetectionKind::ScannerUserAgent, false),
-            (DetectionKind::AuthFailureBurst, false),
-            (DetectionKind::ExtensionEnumeration, false),
-            (DetectionKind::RequestFlood, false),
-        ];
+        // Which detections this sighting feeds, by `DetectionKind::index`.
+        let mut hits = [false; 4];
         if !s.user_agent.is_empty() && is_scanner(&rules.scanner_user_agents, s.user_agent) {
-            hits[0].1 = true;
+            hits[DetectionKind::ScannerUserAgent.index()] = true;
         }
         // Failed authentication, net of challenges a retry answered.
         let is_request_answer = matches!(
@@ -244,19 +240,23 @@ impl Detector {
         );
         match (s.code, s.line_kind) {
             (401 | 407, _) if is_request_answer => {
-                hits[1].1 = true;
+                hits[DetectionKind::AuthFailureBurst.index()] = true;
                 if !s.call_id.is_empty() && state.challenged.len() < MAX_CHALLENGED {
                     *state.challenged.entry(s.call_id.to_string()).or_default() += 1;
                 }
             }
-            (403, _) if matches!(s.method, "REGISTER" | "INVITE") => hits[1].1 = true,
+            (403, _) if matches!(s.method, "REGISTER" | "INVITE") => {
+                hits[DetectionKind::AuthFailureBurst.index()] = true
+            }
             (200..=299, _) if !s.call_id.is_empty() => {
                 if let Some(n) = state.challenged.remove(s.call_id) {
                     let b = &mut state.buckets[DetectionKind::AuthFailureBurst.index()];
                     b.level = (b.level - f64::from(n)).max(0.0);
                 }
             }
-            (_, "auth-failure" | "acl-rejected") => hits[1].1 = true,
+            (_, "auth-failure" | "acl-rejected") => {
+                hits[DetectionKind::AuthFailureBurst.index()] = true
+            }
             _ => {}
         }
         // Enumeration: distinct users asked for within the window.
@@ -272,7 +272,7 @@ impl Detector {
             let cap = rules.rule(DetectionKind::ExtensionEnumeration).threshold as usize + 1;
             if state.users.len() < cap && !state.users.contains(s.user) {
                 state.users.insert(s.user.to_string());
-                hits[2].1 = true;
+                hits[DetectionKind::ExtensionEnumeration.index()] = true;
             }
         }
         // Floods: requests (or, where only answers are logged, answers to them).
@@ -281,14 +281,14 @@ impl Detector {
         } else {
             s.code >= 200 && !matches!(s.method, "ACK" | "BYE" | "CANCEL" | "PRACK")
         };
-        hits[3].1 = counts_as_request
+        hits[DetectionKind::RequestFlood.index()] = counts_as_request
             && matches!(
                 s.method,
                 "REGISTER" | "INVITE" | "OPTIONS" | "SUBSCRIBE" | "MESSAGE"
             );
 
-        for (kind, hit) in hits {
-            if !hit {
+        for kind in DetectionKind::ALL {
+            if !hits[kind.index()] {
                 continue;
             }
             let rule = rules.rule(kind);

@@ -3,7 +3,7 @@
 //! checked by Debian's `fail2ban-regex`.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
@@ -584,12 +584,12 @@ fn shipped_fail2ban_filter_matches_every_detection_line_and_only_the_attacker() 
     );
     assert!(report.contains("203.0.113.7"), "{report}");
     assert!(!report.contains("198.51.100.9"), "{report}");
-    check_jail_example(&dir);
+    check_jail_example();
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// The jail example names the filter and a log path, and bans on one line.
-fn check_jail_example(_dir: &Path) {
+fn check_jail_example() {
     let jail =
         std::fs::read_to_string(repo().join("contrib/fail2ban/jail.d/sipannotate.conf")).unwrap();
     assert!(jail.contains("filter   = sipannotate"));
