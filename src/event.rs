@@ -31,6 +31,9 @@ pub struct Event {
     pub from: String,
     pub to: String,
     pub user_agent: String,
+    /// The `branch` parameter of the top Via: names the transaction at the
+    /// hop that logged the message (RFC 3261 §17.2.3).
+    pub via_branch: String,
     pub src: String,
     pub dst: String,
     /// A peer named by the log without saying which side it is.
@@ -67,6 +70,7 @@ impl Event {
         self.from.clear();
         self.to.clear();
         self.user_agent.clear();
+        self.via_branch.clear();
         self.src.clear();
         self.dst.clear();
         self.peer.clear();

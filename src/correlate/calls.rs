@@ -57,6 +57,8 @@ pub struct Sighting<'a> {
     pub call_id: &'a str,
     pub method: &'a str,
     pub cseq: Option<u32>,
+    /// Top Via branch, empty when the log does not show it.
+    pub branch: &'a str,
     /// 0 for a request.
     pub code: u16,
     pub reason: &'a str,
@@ -195,6 +197,23 @@ struct Transaction {
     codes: Vec<u16>,
     request_seen: bool,
     final_code: u16,
+    /// Via branches seen for this transaction (a proxy's log shows one per
+    /// hop), at most `MAX_BRANCHES`.
+    branches: Vec<String>,
+}
+
+const MAX_BRANCHES: usize = 4;
+
+impl Transaction {
+    fn knows(&self, branch: &str) -> bool {
+        self.branches.iter().any(|b| b == branch)
+    }
+
+    fn learn(&mut self, branch: &str) {
+        if !branch.is_empty() && !self.knows(branch) && self.branches.len() < MAX_BRANCHES {
+            self.branches.push(branch.to_string());
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -445,11 +464,7 @@ impl Call {
             self.rec.ended_ms = s.at_ms;
         }
         let method = if s.method.is_empty() { "?" } else { s.method };
-        let idx = match self
-            .txs
-            .iter()
-            .position(|t| t.method == method && t.cseq == s.cseq)
-        {
+        let idx = match self.transaction_of(method, s) {
             Some(i) => i,
             None => {
                 if self.txs.len() == MAX_TRANSACTIONS {
@@ -461,10 +476,12 @@ impl Call {
                     codes: Vec::new(),
                     request_seen: false,
                     final_code: 0,
+                    branches: Vec::new(),
                 });
                 self.txs.len() - 1
             }
         };
+        self.txs[idx].learn(s.branch);
         if s.code == 0 {
             // A request: a retransmission if this transaction already had it.
             if self.txs[idx].request_seen {
@@ -483,6 +500,9 @@ impl Call {
         let request_seen = tx.request_seen;
         let previous_final = tx.final_code;
         tx.codes.push(s.code);
+        if !is_provisional(s.code) && previous_final == 0 {
+            tx.final_code = s.code;
+        }
         if first_response && !request_seen {
             // The log shows only answers: put the request's method first.
             self.begin_transaction(method, s);
@@ -495,6 +515,28 @@ impl Call {
         }
         self.step(&label);
         true
+    }
+
+    /// The transaction a message belongs to: the newest with its method and
+    /// CSeq, unless the message is a request with a Via branch that
+    /// transaction never had and the transaction is already answered: that is
+    /// a new request reusing the CSeq (a password guesser re-sending one
+    /// REGISTER with new credentials), not a retransmission. A branch the
+    /// transaction has not seen while it is still open is the same request at
+    /// another hop (a proxy's log shows both legs), and a response always
+    /// joins the newest match, so one answer relayed by a proxy counts once.
+    fn transaction_of(&self, method: &str, s: &Sighting<'_>) -> Option<usize> {
+        let same = |t: &Transaction| t.method == method && t.cseq == s.cseq;
+        if !s.branch.is_empty() {
+            if let Some(i) = self.txs.iter().rposition(|t| same(t) && t.knows(s.branch)) {
+                return Some(i);
+            }
+        }
+        let i = self.txs.iter().rposition(same)?;
+        let t = &self.txs[i];
+        let reused =
+            s.code == 0 && !s.branch.is_empty() && !t.branches.is_empty() && t.final_code != 0;
+        (!reused).then_some(i)
     }
 
     /// A new transaction (its request seen, or implied by its first answer).
@@ -557,20 +599,11 @@ impl Call {
     ) {
         let code = s.code;
         let reinvite = method == "INVITE" && self.is_reinvite(s.cseq, code != 200);
-        if !is_provisional(code) && previous_final == 0 {
-            if let Some(tx) = self
-                .txs
-                .iter_mut()
-                .find(|t| t.method == method && t.cseq == s.cseq)
-            {
-                tx.final_code = code;
-            }
-            if !reinvite {
-                finalized.push(Finalized {
-                    method_is_register: method == "REGISTER",
-                    code,
-                });
-            }
+        if !is_provisional(code) && previous_final == 0 && !reinvite {
+            finalized.push(Finalized {
+                method_is_register: method == "REGISTER",
+                code,
+            });
         }
         match method {
             "INVITE" if !reinvite => {
@@ -698,6 +731,7 @@ mod tests {
             call_id: "c1",
             method,
             cseq: Some(cseq),
+            branch: "",
             code,
             reason: "",
             at_ms: Some(at),
@@ -799,6 +833,42 @@ mod tests {
             (r.flow, r.retransmissions, fin.len()),
             (Flow::Rejected, 1, 1)
         );
+    }
+
+    fn via<'a>(mut s: Sighting<'a>, branch: &'a str) -> Sighting<'a> {
+        s.branch = branch;
+        s
+    }
+
+    #[test]
+    fn a_cseq_reused_with_a_new_branch_is_a_new_transaction() {
+        // svcrack: one Call-ID, CSeq 2 every time, a new branch per guess;
+        // the request retransmitted on its own branch stays a retransmission.
+        let (r, fin) = run(&[
+            via(sight("REGISTER", 2, 0, 0), "b1"),
+            via(sight("REGISTER", 2, 401, 10), "b1"),
+            via(sight("REGISTER", 2, 0, 500), "b1"),
+            via(sight("REGISTER", 2, 0, 1000), "b2"),
+            via(sight("REGISTER", 2, 401, 1010), "b2"),
+            via(sight("REGISTER", 2, 401, 1020), "b2"),
+        ]);
+        assert_eq!((r.attempts, r.challenges, r.retransmissions), (2, 2, 2));
+        assert_eq!(fin.len(), 2);
+        assert_eq!(r.ladder, "REGISTER>401>REGISTER>401");
+    }
+
+    #[test]
+    fn a_proxy_log_of_both_legs_counts_one_transaction() {
+        // Kamailio's sipdump: the INVITE in (caller's branch) and out (the
+        // proxy's), the 486 in (proxy's branch) and out (caller's).
+        let (r, fin) = run(&[
+            via(sight("INVITE", 1, 0, 0), "caller"),
+            via(sight("INVITE", 1, 0, 1), "proxy"),
+            via(sight("INVITE", 1, 486, 900), "proxy"),
+            via(sight("INVITE", 1, 486, 901), "caller"),
+        ]);
+        assert_eq!((r.flow, r.attempts, fin.len()), (Flow::Busy, 1, 1));
+        assert_eq!(r.ladder, "INVITE>486");
     }
 
     #[test]

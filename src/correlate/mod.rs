@@ -152,6 +152,7 @@ impl Correlator {
             call_id: &ev.call_id,
             method: &ev.method,
             cseq: ev.cseq,
+            branch: &ev.via_branch,
             code: ev.code,
             reason: &ev.reason,
             at_ms,

@@ -215,6 +215,15 @@ pub fn apply_header(name: &[u8], value: &[u8], dot_is_cr: bool, ev: &mut Event) 
         fill(&mut ev.from, value);
     } else if is("to", "t") {
         fill(&mut ev.to, value);
+    } else if is("via", "v") {
+        // The top Via names this hop's transaction; loggers keep the header
+        // order, so the first Via with a branch is taken (a branch-less top
+        // Via is RFC 2543, all but extinct).
+        if ev.via_branch.is_empty() {
+            if let Some(branch) = via_branch(value) {
+                set_lossy(&mut ev.via_branch, branch);
+            }
+        }
     } else if is("user-agent", "") || is("server", "") {
         fill(&mut ev.user_agent, value);
     } else if is("reason", "") {
@@ -242,6 +251,17 @@ pub fn apply_header(name: &[u8], value: &[u8], dot_is_cr: bool, ev: &mut Event) 
         return FrameHint::ContentLength(n);
     }
     FrameHint::None
+}
+
+/// The `branch` parameter of the first via-parm in a Via value
+/// (`SIP/2.0/UDP host;rport;branch=z9hG4bK1, SIP/2.0/UDP ...`).
+fn via_branch(value: &[u8]) -> Option<&[u8]> {
+    let first = value.split(|b| *b == b',').next()?;
+    let mut params = first.split(|b| *b == b';').skip(1);
+    params.find_map(|p| {
+        let (name, val) = p.split_at(p.iter().position(|b| *b == b'=')?);
+        (trim(name).eq_ignore_ascii_case(b"branch") && val.len() > 1).then(|| trim(&val[1..]))
+    })
 }
 
 fn fill(field: &mut String, value: &[u8]) {
@@ -417,6 +437,23 @@ mod tests {
         assert_eq!(ev.call_id, "abc@h");
         assert_eq!(ev.cseq, Some(7));
         assert_eq!(ev.method, "INVITE");
+    }
+
+    #[test]
+    fn top_via_branch_names_the_transaction() {
+        let mut ev = Event::default();
+        let mut f = SipFrame::new(b"SIP/2.0 401 Unauthorized", 0, false);
+        for line in [
+            &b"Via: SIP/2.0/UDP 127.0.0.2:5060;rport=5060;BRANCH = z9hG4bK-1, SIP/2.0/UDP x;branch=z9hG4bK-2"[..],
+            b"v: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK-3",
+        ] {
+            assert_eq!(f.feed(line, &mut ev), Feed::Absorbed);
+        }
+        assert_eq!(ev.via_branch, "z9hG4bK-1");
+        let mut ev = Event::default();
+        apply_header(b"Via", b"SIP/2.0/UDP h;rport;branch=", false, &mut ev);
+        apply_header(b"Via", b"SIP/2.0/UDP h;received=1.2.3.4", false, &mut ev);
+        assert_eq!(ev.via_branch, "", "no branch value, none taken");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! the format samples, the knowledge base, hostile input and the CLI.
 
 mod analysis;
+mod attacks;
 mod cli;
 mod corpus;
 mod daemon;
@@ -12,3 +13,4 @@ mod real_tools;
 mod siem;
 mod sinks;
 mod support;
+mod tools;

@@ -5,100 +5,12 @@
 //! annotator must find every response each of them logged.
 
 use std::ffi::OsStr;
-use std::net::UdpSocket;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use crate::support::*;
-
-fn sipp() -> PathBuf {
-    debian_tool("/usr/bin/sipp", "sip-tester", "SIPp")
-}
-
-fn tshark() -> PathBuf {
-    debian_tool("/usr/bin/tshark", "tshark", "tshark")
-}
-
-fn kamailio() -> PathBuf {
-    debian_tool("/usr/sbin/kamailio", "kamailio", "Kamailio")
-}
-
-/// Starts a SIPp server on 127.0.0.1:`port` that answers `calls` calls
-/// (SIPp's built-in uas scenario), with `extra` arguments; gives it a moment
-/// to bind.
-fn sipp_uas(port: u16, calls: usize, extra: &[&OsStr]) -> Child {
-    let child = Command::new(sipp())
-        .args(["-sn", "uas", "-i", "127.0.0.1", "-p", &port.to_string()])
-        .args(["-m", &calls.to_string(), "-nostdin", "-timeout", "30s"])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    child
-}
-
-/// Starts a SIPp client placing `calls` calls (20 a second) to
-/// 127.0.0.1:`target` from a fresh port, with `extra` arguments.
-fn sipp_uac(target: u16, calls: usize, extra: &[&OsStr]) -> Child {
-    Command::new(sipp())
-        .args([
-            "-sn",
-            "uac",
-            &format!("127.0.0.1:{target}"),
-            "-i",
-            "127.0.0.1",
-        ])
-        .args([
-            "-p",
-            &free_udp_port().to_string(),
-            "-m",
-            &calls.to_string(),
-            "-r",
-            "20",
-        ])
-        .args(["-nostdin", "-timeout", "20s"])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
-/// A UDP port free right now and never handed out before in this process
-/// (the real-tool tests run in parallel).
-fn free_udp_port() -> u16 {
-    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
-    let mut given = GIVEN.lock().unwrap();
-    loop {
-        let port = UdpSocket::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        if !given.contains(&port) {
-            given.push(port);
-            return port;
-        }
-    }
-}
-
-fn wait_bounded(child: &mut Child, limit: Duration) -> Option<i32> {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status.code();
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use crate::tools::*;
 
 #[test]
 fn real_sipp_calls_are_annotated_on_both_sides() {
@@ -462,21 +374,4 @@ fn real_kamailio_acc_records_are_annotated() {
     }
     assert_eq!(stats["isa"].as_f64(), Some(0.0));
     std::fs::remove_dir_all(&dir).unwrap();
-}
-
-/// (SuccessfulCall, FailedCall) cumulated, from the last row of SIPp's
-/// `-trace_stat` file (semicolon-separated, header first).
-fn sipp_final_counts(path: &Path) -> (u64, u64) {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut rows = text.lines().filter(|l| !l.trim().is_empty());
-    let header: Vec<&str> = rows.next().expect("a header").split(';').collect();
-    let last: Vec<&str> = rows.next_back().expect("a row").split(';').collect();
-    let col = |name: &str| -> u64 {
-        let i = header
-            .iter()
-            .position(|h| *h == name)
-            .unwrap_or_else(|| panic!("{name} in {header:?}"));
-        last[i].trim().parse().unwrap()
-    };
-    (col("SuccessfulCall(C)"), col("FailedCall(C)"))
 }
