@@ -218,6 +218,8 @@ struct FormatFile {
     kv: std::collections::BTreeMap<String, String>,
     detection: Option<String>,
     #[serde(default)]
+    restates: bool,
+    #[serde(default)]
     sample: Vec<Sample>,
     #[serde(default)]
     negative: Vec<Negative>,
@@ -288,6 +290,11 @@ pub struct Format {
     pub wrappers: bool,
     /// For security formats: what the line reports (`auth-failure`, ...).
     pub detection: String,
+    /// For event formats: the line restates a response the log already
+    /// reported elsewhere (Kamailio's `can't generate 487 reply when a final
+    /// 302 was sent out`). It is annotated like any event, but statistics
+    /// count it as a repeated record, not as another response.
+    pub restates: bool,
     pub samples: Vec<Sample>,
     pub negatives: Vec<Negative>,
 }
@@ -422,8 +429,14 @@ impl Format {
             }
             (_, None) => String::new(),
         };
+        if raw.restates && raw.role != Role::Event {
+            return Err(Error::new(format!(
+                "{source}: key restates: only role = \"event\" formats take it"
+            )));
+        }
         Ok(Format {
             detection,
+            restates: raw.restates,
             wrappers,
             kv,
             parser,

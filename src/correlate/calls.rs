@@ -59,6 +59,8 @@ pub struct Sighting<'a> {
     pub cseq: Option<u32>,
     /// Top Via branch, empty when the log does not show it.
     pub branch: &'a str,
+    /// Whether the logger received the message (None: the log does not say).
+    pub inbound: Option<bool>,
     /// 0 for a request.
     pub code: u16,
     pub reason: &'a str,
@@ -200,6 +202,10 @@ struct Transaction {
     /// Via branches seen for this transaction (a proxy's log shows one per
     /// hop), at most `MAX_BRANCHES`.
     branches: Vec<String>,
+    /// The far end of the first request seen (who sent it, or who got it),
+    /// and whether it came in.
+    request_remote: String,
+    request_inbound: Option<bool>,
 }
 
 const MAX_BRANCHES: usize = 4;
@@ -477,6 +483,8 @@ impl Call {
                     request_seen: false,
                     final_code: 0,
                     branches: Vec::new(),
+                    request_remote: String::new(),
+                    request_inbound: None,
                 });
                 self.txs.len() - 1
             }
@@ -488,6 +496,8 @@ impl Call {
                 return false;
             }
             self.txs[idx].request_seen = true;
+            self.txs[idx].request_remote.push_str(s.remote);
+            self.txs[idx].request_inbound = s.inbound;
             self.request(method, s);
             self.step(method);
             return true;
@@ -518,13 +528,14 @@ impl Call {
     }
 
     /// The transaction a message belongs to: the newest with its method and
-    /// CSeq, unless the message is a request with a Via branch that
-    /// transaction never had and the transaction is already answered: that is
-    /// a new request reusing the CSeq (a password guesser re-sending one
-    /// REGISTER with new credentials), not a retransmission. A branch the
-    /// transaction has not seen while it is still open is the same request at
-    /// another hop (a proxy's log shows both legs), and a response always
-    /// joins the newest match, so one answer relayed by a proxy counts once.
+    /// CSeq, unless the message is a request from the same far end (address
+    /// and direction) with a Via branch that transaction never had, after it
+    /// was answered: that is a new request reusing the CSeq (a password
+    /// guesser re-sending one REGISTER with new credentials), not a
+    /// retransmission. Any other new branch is the same request at another
+    /// hop (a proxy's log shows both legs, and a proxy answers a CANCEL
+    /// before it forwards it), and a response always joins the newest match,
+    /// so one answer relayed by a proxy counts once.
     fn transaction_of(&self, method: &str, s: &Sighting<'_>) -> Option<usize> {
         let same = |t: &Transaction| t.method == method && t.cseq == s.cseq;
         if !s.branch.is_empty() {
@@ -534,8 +545,12 @@ impl Call {
         }
         let i = self.txs.iter().rposition(same)?;
         let t = &self.txs[i];
-        let reused =
-            s.code == 0 && !s.branch.is_empty() && !t.branches.is_empty() && t.final_code != 0;
+        let reused = s.code == 0
+            && !s.branch.is_empty()
+            && !t.branches.is_empty()
+            && t.final_code != 0
+            && t.request_remote == s.remote
+            && t.request_inbound == s.inbound;
         (!reused).then_some(i)
     }
 
@@ -732,6 +747,7 @@ mod tests {
             method,
             cseq: Some(cseq),
             branch: "",
+            inbound: None,
             code,
             reason: "",
             at_ms: Some(at),
@@ -855,6 +871,25 @@ mod tests {
         assert_eq!((r.attempts, r.challenges, r.retransmissions), (2, 2, 2));
         assert_eq!(fin.len(), 2);
         assert_eq!(r.ladder, "REGISTER>401>REGISTER>401");
+    }
+
+    #[test]
+    fn a_cancel_answered_by_the_proxy_then_forwarded_is_one_transaction() {
+        // On loopback every leg has the same address: the direction tells
+        // the CANCEL forwarded out from the one that came in.
+        let leg = |code, at, branch, inbound| {
+            let mut s = via(sight("CANCEL", 1, code, at), branch);
+            s.remote = "127.0.0.1";
+            s.inbound = Some(inbound);
+            s
+        };
+        let (r, _) = run(&[
+            leg(0, 0, "caller", true),
+            leg(200, 1, "caller", false),
+            leg(0, 2, "proxy", false),
+            leg(200, 3, "proxy", true),
+        ]);
+        assert_eq!((r.ladder.as_str(), r.retransmissions), ("CANCEL>200", 2));
     }
 
     #[test]

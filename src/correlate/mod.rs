@@ -153,6 +153,7 @@ impl Correlator {
             method: &ev.method,
             cseq: ev.cseq,
             branch: &ev.via_branch,
+            inbound: ev.direction.map(|d| d == Direction::In),
             code: ev.code,
             reason: &ev.reason,
             at_ms,
@@ -329,7 +330,14 @@ impl<O: Output> Output for Analyzer<'_, O> {
 
     fn event(&mut self, input: &str, ev: &Event) -> io::Result<()> {
         self.inner.event(input, ev)?;
-        self.correlator.response(input, ev);
+        if self.catalog.formats[ev.format].restates {
+            // Already counted where the log first reported it.
+            self.correlator
+                .kpis
+                .response(ev.code, &ev.method, "", !ev.call_id.is_empty(), false);
+        } else {
+            self.correlator.response(input, ev);
+        }
         self.report()
     }
 

@@ -6,6 +6,7 @@ mod attacks;
 mod cli;
 mod corpus;
 mod daemon;
+mod flows;
 mod hostile;
 mod inputs;
 mod kb;
