@@ -33,6 +33,77 @@ pub struct Config {
     pub inputs: Vec<Input>,
     #[serde(default, rename = "output")]
     pub outputs: Vec<OutputConfig>,
+    #[serde(default)]
+    pub analysis: AnalysisConfig,
+}
+
+/// `[analysis]`: calls, KPIs and detections over every input's events.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnalysisConfig {
+    /// Count codes and KPIs (the stats events and the Prometheus metrics).
+    pub kpis: bool,
+    /// Emit a `{"type":"call"}` event when each call ends.
+    pub calls: bool,
+    /// Run the security detections (`{"type":"security"}` events, fail2ban lines).
+    pub detect: bool,
+    /// Sources never reported (prefixes or addresses), added to patterns/security.toml's.
+    pub allow: Vec<String>,
+    /// Status codes that count as answered for ASR ("2xx", "200,486").
+    pub asr_codes: String,
+    /// Status codes that count as effective for NER.
+    pub ner_codes: String,
+    /// Calls followed at once; the oldest are closed and counted beyond it.
+    pub max_calls: usize,
+    /// Serve Prometheus metrics at http://ADDR/metrics (a loopback address).
+    pub prometheus_listen: Option<SocketAddr>,
+}
+
+impl Default for AnalysisConfig {
+    fn default() -> Self {
+        AnalysisConfig {
+            kpis: true,
+            calls: false,
+            detect: false,
+            allow: Vec::new(),
+            asr_codes: "2xx".into(),
+            ner_codes: "2xx,480,486,487,600,603".into(),
+            max_calls: 100_000,
+            prometheus_listen: None,
+        }
+    }
+}
+
+impl AnalysisConfig {
+    /// Whether the analysis stage runs at all.
+    pub fn enabled(&self) -> bool {
+        self.kpis || self.calls || self.detect
+    }
+
+    /// The correlator's settings (the code sets were checked by `validate`).
+    pub fn settings(
+        &self,
+        rules: &crate::correlate::security::SecurityRules,
+    ) -> crate::correlate::AnalysisSettings {
+        use crate::correlate::{calls::CallSettings, kpi::CodeSet, kpi::KpiSettings};
+        let mut rules = rules.clone();
+        rules.allow.extend(self.allow.iter().cloned());
+        crate::correlate::AnalysisSettings {
+            calls: CallSettings {
+                max_calls: self.max_calls.max(1),
+                ..CallSettings::default()
+            },
+            kpi: {
+                let default = KpiSettings::default();
+                KpiSettings {
+                    asr_codes: CodeSet::parse(&self.asr_codes).unwrap_or(default.asr_codes),
+                    ner_codes: CodeSet::parse(&self.ner_codes).unwrap_or(default.ner_codes),
+                }
+            },
+            security: self.detect.then_some(rules),
+            emit_calls: self.calls,
+        }
+    }
 }
 
 /// `[daemon]`: settings of the whole service.
@@ -374,12 +445,21 @@ impl Config {
                     i + 1
                 ))
             })?;
-            if o.encoding() == Encoding::Fail2ban {
+            if o.encoding() == Encoding::Fail2ban && !self.analysis.detect {
                 return Err(Error::new(format!(
-                    "line {}: [[output]] #{}: encoding: \"fail2ban\" is not available in the daemon yet (it runs no security detections); run `sipannotate --detect -o fail2ban -f FILE...` as its own service instead",
+                    "line {}: [[output]] #{}: encoding: \"fail2ban\" writes security detections, and they are off: set detect = true under [analysis]",
                     line_of_table(text, "output", i),
                     i + 1
                 )));
+            }
+            if let OutputConfig::Syslog { encoding, .. } = o {
+                if *encoding == Encoding::Fail2ban {
+                    return Err(Error::new(format!(
+                        "line {}: [[output]] #{}: encoding: \"fail2ban\" is for a file fail2ban reads (type = \"file\"), not for syslog",
+                        line_of_table(text, "output", i),
+                        i + 1
+                    )));
+                }
             }
             if let OutputConfig::File { path, .. } = o {
                 if !path.is_absolute() {
@@ -390,6 +470,23 @@ impl Config {
                         path.display()
                     )));
                 }
+            }
+        }
+        let a = &self.analysis;
+        for (key, codes) in [("asr_codes", &a.asr_codes), ("ner_codes", &a.ner_codes)] {
+            crate::correlate::kpi::CodeSet::parse(codes).map_err(|e| {
+                Error::new(format!(
+                    "line {}: [analysis] {key}: {e}",
+                    line_of_key(text, key)
+                ))
+            })?;
+        }
+        if let Some(addr) = a.prometheus_listen {
+            if !addr.ip().is_loopback() {
+                return Err(Error::new(format!(
+                    "line {}: [analysis] prometheus_listen: {addr} is not a loopback address; the metrics have no authentication, so serve them on 127.0.0.1 or [::1] and put a reverse proxy with TLS and auth in front for remote scrapes",
+                    line_of_key(text, "prometheus_listen")
+                )));
             }
         }
         if self.daemon.channel_capacity == 0 {
@@ -411,6 +508,28 @@ impl Config {
             "checkpoints every {} s, poll every {} ms, language {}",
             d.checkpoint_interval_secs, d.poll_interval_ms, d.lang
         );
+        let a = &self.analysis;
+        if a.enabled() {
+            let parts: Vec<&str> = [
+                (a.kpis, "KPIs (ASR codes {asr}, NER codes {ner})"),
+                (a.calls, "call events"),
+                (a.detect, "security detections"),
+            ]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, what)| *what)
+            .collect();
+            let what = parts
+                .join(", ")
+                .replace("{asr}", &a.asr_codes)
+                .replace("{ner}", &a.ner_codes);
+            let _ = writeln!(s, "analysis: {what}; at most {} calls", a.max_calls);
+            if let Some(addr) = a.prometheus_listen {
+                let _ = writeln!(s, "metrics: http://{addr}/metrics");
+            }
+        } else {
+            let _ = writeln!(s, "analysis: off");
+        }
         for (i, input) in self.inputs.iter().enumerate() {
             let name = input.name(i);
             match input {
@@ -523,9 +642,46 @@ fn line_of_table(text: &str, name: &str, n: usize) -> usize {
         .map_or(0, |(i, _)| i + 1)
 }
 
+/// The 1-based line where `key = ` is first set (0 if not found).
+fn line_of_key(text: &str, key: &str) -> usize {
+    text.lines()
+        .position(|l| {
+            l.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|r| r.trim_start().starts_with('='))
+        })
+        .map_or(0, |i| i + 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn analysis_settings_are_checked_with_their_line() {
+        let input = "[[input]]\ntype = \"file\"\npaths = [\"/var/log/a.log\"]\n";
+        let err = |extra: &str| {
+            Config::parse(&format!("{extra}\n{input}"))
+                .unwrap_err()
+                .to_string()
+        };
+        let e = err("[analysis]\nprometheus_listen = \"0.0.0.0:9464\"");
+        assert!(e.contains("line 2") && e.contains("not a loopback"), "{e}");
+        let e = err("[analysis]\nkpis = true\nasr_codes = \"2xx,abc\"");
+        assert!(e.contains("line 3") && e.contains("asr_codes"), "{e}");
+        let f2b = format!(
+            "{input}[[output]]\ntype = \"file\"\npath = \"/tmp/f\"\nencoding = \"fail2ban\"\n"
+        );
+        let e = Config::parse(&f2b).unwrap_err().to_string();
+        assert!(e.contains("detect = true"), "{e}");
+        let ok = Config::parse(&format!(
+            "[analysis]\ndetect = true\nprometheus_listen = \"[::1]:9464\"\n{f2b}"
+        ))
+        .unwrap();
+        assert!(ok.analysis.detect && ok.analysis.kpis && !ok.analysis.calls);
+        let e = err("[analysis]\ncals = true");
+        assert!(e.contains("cals"), "{e}");
+    }
 
     #[test]
     fn minimal_config_gets_service_defaults() {

@@ -1,7 +1,8 @@
 //! Renders the `stats` command's figures: a readable table with each KPI's
 //! definition (text), one JSON object (`by_code`, `ser`, `seer`, `isa`,
 //! `asr`, `ner`, ... plus `kpis` with numerators, denominators and
-//! definitions), or `section,name,value` CSV rows.
+//! definitions), or `section,name,value` CSV rows; and the same figures in
+//! the Prometheus text exposition format for the daemon's `/metrics`.
 
 use std::fmt::Write as _;
 
@@ -297,6 +298,194 @@ pub fn text(s: &Summary<'_>) -> String {
             o,
             "\n{} calls were evicted from the call table before they ended (raise --max-calls)",
             s.open_calls_evicted
+        );
+    }
+    o
+}
+
+/// SIP methods kept as a Prometheus label value; any other CSeq method (a
+/// log can say anything) is counted under "other", so a hostile log cannot
+/// grow the number of series.
+const KNOWN_METHODS: [&str; 14] = [
+    "INVITE",
+    "ACK",
+    "BYE",
+    "CANCEL",
+    "REGISTER",
+    "OPTIONS",
+    "PRACK",
+    "SUBSCRIBE",
+    "NOTIFY",
+    "PUBLISH",
+    "INFO",
+    "REFER",
+    "MESSAGE",
+    "UPDATE",
+];
+
+/// A label value escaped for the exposition format (backslash, quote, newline).
+pub fn prometheus_label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The analysis figures as Prometheus metrics (text exposition format
+/// 0.0.4). Ratios are exposed as their numerator and denominator counters,
+/// so a dashboard computes them over any window
+/// (`increase(num[5m]) / increase(den[5m])`), and as the ratio since start.
+pub fn prometheus(s: &Summary<'_>) -> String {
+    let k = s.kpis;
+    let mut o = String::new();
+    let family = |o: &mut String, name: &str, kind: &str, help: &str| {
+        let _ = writeln!(
+            o,
+            "# HELP sipannotate_{name} {help}\n# TYPE sipannotate_{name} {kind}"
+        );
+    };
+    family(
+        &mut o,
+        "responses_total",
+        "counter",
+        "Distinct SIP responses by status code and CSeq method (retransmissions and repeated log records once).",
+    );
+    let mut by: std::collections::BTreeMap<(u16, &str), u64> = Default::default();
+    for ((code, method), n) in &k.by_code_method {
+        let m = KNOWN_METHODS
+            .iter()
+            .find(|x| x.eq_ignore_ascii_case(method))
+            .copied()
+            .unwrap_or(if method.is_empty() {
+                "unknown"
+            } else {
+                "other"
+            });
+        *by.entry((*code, m)).or_default() += n;
+    }
+    for ((code, method), n) in by {
+        let class = code / 100;
+        let _ = writeln!(
+            o,
+            "sipannotate_responses_total{{code=\"{code}\",class=\"{class}xx\",method=\"{method}\"}} {n}"
+        );
+    }
+    for (name, help, v) in [
+        (
+            "response_lines_total",
+            "Response lines read, repeats included.",
+            k.response_lines,
+        ),
+        (
+            "retransmissions_total",
+            "Responses seen again for a transaction that already had that code.",
+            k.retransmissions,
+        ),
+        (
+            "requests_total",
+            "Distinct requests seen in message dumps.",
+            k.requests,
+        ),
+        (
+            "session_attempts_total",
+            "INVITE session attempts (re-INVITEs excluded).",
+            k.attempts,
+        ),
+        ("challenges_total", "401/407 challenges.", k.challenges),
+        (
+            "register_transactions_total",
+            "REGISTER transactions.",
+            k.register_transactions,
+        ),
+        (
+            "calls_evicted_total",
+            "Calls closed early because max_calls was reached.",
+            s.open_calls_evicted,
+        ),
+    ] {
+        family(&mut o, name, "counter", help);
+        let _ = writeln!(o, "sipannotate_{name} {v}");
+    }
+    family(
+        &mut o,
+        "calls_total",
+        "counter",
+        "Calls and registrations closed, by flow.",
+    );
+    for f in Flow::ALL {
+        let n = k.flows.get(&f).copied().unwrap_or(0);
+        let _ = writeln!(o, "sipannotate_calls_total{{flow=\"{}\"}} {n}", f.name());
+    }
+    family(
+        &mut o,
+        "kpi_numerator_total",
+        "counter",
+        "Numerator of each ratio KPI (RFC 6076, ITU-T E.411).",
+    );
+    for r in &s.report.ratios {
+        let _ = writeln!(
+            o,
+            "sipannotate_kpi_numerator_total{{kpi=\"{}\"}} {}",
+            r.name, r.numerator
+        );
+    }
+    family(
+        &mut o,
+        "kpi_denominator_total",
+        "counter",
+        "Denominator of each ratio KPI.",
+    );
+    for r in &s.report.ratios {
+        let _ = writeln!(
+            o,
+            "sipannotate_kpi_denominator_total{{kpi=\"{}\"}} {}",
+            r.name, r.denominator
+        );
+    }
+    family(
+        &mut o,
+        "kpi_ratio",
+        "gauge",
+        "Each ratio KPI since start, 0..1 (absent while its denominator is 0).",
+    );
+    for r in &s.report.ratios {
+        if let Some(p) = r.percent {
+            let _ = writeln!(
+                o,
+                "sipannotate_kpi_ratio{{kpi=\"{}\"}} {}",
+                r.name,
+                p / 100.0
+            );
+        }
+    }
+    for d in &s.report.delays {
+        let name = format!("{}_milliseconds", d.name);
+        let help = s.catalog.kb.kpi(d.name).name.clone();
+        family(&mut o, &name, "summary", &help);
+        for (p, v) in d.percentiles {
+            if let Some(v) = v {
+                let q = f64::from(p) / 100.0;
+                let _ = writeln!(o, "sipannotate_{name}{{quantile=\"{q}\"}} {v}");
+            }
+        }
+        let sum = d.mean.map_or(0.0, |m| m * d.samples as f64);
+        let _ = writeln!(
+            o,
+            "sipannotate_{name}_sum {sum}\nsipannotate_{name}_count {}",
+            d.samples
+        );
+    }
+    family(
+        &mut o,
+        "security_detections_total",
+        "counter",
+        "Security detections fired, by detection.",
+    );
+    for d in DetectionKind::ALL {
+        let _ = writeln!(
+            o,
+            "sipannotate_security_detections_total{{detection=\"{}\"}} {}",
+            d.name(),
+            s.detections[d as usize]
         );
     }
     o

@@ -326,6 +326,21 @@ impl CallTable {
         new
     }
 
+    /// New limits; open calls keep their state.
+    pub fn reconfigure(&mut self, settings: CallSettings) {
+        self.settings = settings;
+    }
+
+    /// Moves the clock on without a new record (the daemon, when every log
+    /// has been quiet: what the log would have said had time gone on) and
+    /// closes the calls that are due.
+    pub fn advance(&mut self, now_ms: i64, closed: &mut Vec<CallRecord>) {
+        if self.clock_ms.is_some_and(|c| now_ms > c) {
+            self.clock_ms = Some(now_ms);
+            self.sweep(closed);
+        }
+    }
+
     /// Closes every open call (end of input).
     pub fn finish(&mut self, closed: &mut Vec<CallRecord>) {
         let mut all: Vec<Call> = self.calls.drain().map(|(_, c)| c).collect();

@@ -129,6 +129,29 @@ impl Correlator {
         }
     }
 
+    /// New settings (a daemon reload): calls, counters and what each source
+    /// did so far are kept; detection starts or stops as the settings say.
+    pub fn reconfigure(&mut self, settings: AnalysisSettings) {
+        self.calls.reconfigure(settings.calls);
+        self.settings = settings.kpi;
+        self.emit_calls = settings.emit_calls;
+        match (self.detector.as_mut(), settings.security) {
+            (Some(d), Some(rules)) => d.set_rules(rules),
+            (None, Some(rules)) => self.detector = Some(Detector::new(rules)),
+            (_, None) => self.detector = None,
+        }
+    }
+
+    /// Moves the log clock to `now_ms` without a record (every input quiet)
+    /// and closes the calls that are due.
+    pub fn advance_clock(&mut self, now_ms: i64) {
+        let before = self.closed.len();
+        self.calls.advance(now_ms, &mut self.closed);
+        for c in &self.closed[before..] {
+            self.kpis.call(c);
+        }
+    }
+
     /// The time of a sighting for the detector: the log's, else the last
     /// log time seen, else the wall clock since the start.
     fn detector_ms(&mut self, at: Option<i64>) -> i64 {
@@ -182,6 +205,18 @@ impl Correlator {
             self.detect(input, ev, at, false, "");
         }
         self.settle();
+    }
+
+    /// A response event, counted as its format says: a line that restates a
+    /// response logged before (Kamailio's `can't generate 487 reply when a
+    /// final 302 was sent out`) is a repeated record, not another response.
+    pub fn response_line(&mut self, catalog: &Catalog, input: &str, ev: &Event) {
+        if catalog.formats[ev.format].restates {
+            self.kpis
+                .response(ev.code, &ev.method, "", !ev.call_id.is_empty(), false);
+        } else {
+            self.response(input, ev);
+        }
     }
 
     /// A request the log dumped.
@@ -330,14 +365,7 @@ impl<O: Output> Output for Analyzer<'_, O> {
 
     fn event(&mut self, input: &str, ev: &Event) -> io::Result<()> {
         self.inner.event(input, ev)?;
-        if self.catalog.formats[ev.format].restates {
-            // Already counted where the log first reported it.
-            self.correlator
-                .kpis
-                .response(ev.code, &ev.method, "", !ev.call_id.is_empty(), false);
-        } else {
-            self.correlator.response(input, ev);
-        }
+        self.correlator.response_line(self.catalog, input, ev);
         self.report()
     }
 

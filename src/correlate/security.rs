@@ -204,6 +204,11 @@ pub struct Detector {
 const MAX_CHALLENGED: usize = 4096;
 
 impl Detector {
+    /// New rules (a reload); what each source did so far is kept.
+    pub fn set_rules(&mut self, rules: SecurityRules) {
+        self.rules = rules;
+    }
+
     pub fn new(rules: SecurityRules) -> Detector {
         Detector {
             rules,

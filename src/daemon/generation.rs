@@ -16,17 +16,20 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 
 use crate::catalog::Catalog;
-use crate::config::{Config, Encoding, Input, OutputConfig};
+use crate::config::{AnalysisConfig, Config, Encoding, Input, OutputConfig};
+use crate::correlate::{Correlator, Finding};
 use crate::error::{Error, Result};
 use crate::format::siem::SiemOptions;
 use crate::matcher::Matcher;
-use crate::sink::policy::{OutputFilter, Redactor};
+use crate::sink::policy::{OutputFilter, RecordType, Redactor};
 use crate::sink::syslog::SyslogSink;
 use crate::sink::{Encoder, EventSender, FileSink, Flush, Labels, Record, Sink, StdoutSink};
 use crate::source::checkpoint::{Checkpoints, Position};
 use crate::source::file::{FileInput, FollowOptions};
 use crate::source::journal::{self, JournalOptions};
 use crate::source::syslog::{self, SyslogCounters, SyslogOptions};
+
+use super::analysis::Stage;
 
 /// What the daemon shares with its threads across generations.
 #[derive(Default)]
@@ -36,6 +39,10 @@ pub struct Shared {
     /// Milliseconds since start when the sink thread last went round its loop.
     pub sink_heartbeat: AtomicU64,
     pub events_out: AtomicU64,
+    /// The analysis stage between generations (calls stay open over a reload).
+    pub correlator: Mutex<Option<Correlator>>,
+    /// The analysis part of `/metrics`, rendered by the sink thread.
+    pub metrics: Mutex<String>,
 }
 
 /// One input's counters, for STATUS= and the stats event.
@@ -79,7 +86,12 @@ impl Loaded {
                 }
             }
         }
-        let matcher = Matcher::new(&catalog)?;
+        // PBX security lines are only looked for where detections run.
+        let matcher = if config.analysis.detect {
+            Matcher::with_security_lines(&catalog)?
+        } else {
+            Matcher::new(&catalog)?
+        };
         Ok(Loaded {
             config,
             catalog: Arc::new(catalog),
@@ -200,11 +212,12 @@ impl Generation {
             let catalog = loaded.catalog.clone();
             let shared = shared.clone();
             let done_tx = done_tx.clone();
+            let analysis = config.analysis.clone();
             handles.push(
                 thread::Builder::new()
                     .name("sink".into())
                     .spawn(move || {
-                        if let Err(e) = run_sink(&catalog, rx, sinks, &shared, started) {
+                        if let Err(e) = run_sink(&catalog, rx, sinks, &shared, started, &analysis) {
                             let _ = fail_tx.try_send(e);
                         }
                         drop(done_tx);
@@ -220,7 +233,7 @@ impl Generation {
                 .iter()
                 .filter_map(|f| loaded.catalog.formats.iter().position(|x| &x.id == f))
                 .collect();
-            let sender = EventSender::new(tx.clone(), labels, formats);
+            let sender = EventSender::new(tx.clone(), labels, formats, config.analysis.enabled());
             let ctx = InputContext {
                 name: name.clone(),
                 catalog: loaded.catalog.clone(),
@@ -506,14 +519,73 @@ fn run_journal(ctx: InputContext, options: JournalOptions, mut out: EventSender)
     report_end(&ctx.name, r);
 }
 
-/// The sink thread: writes events to every sink, flushes when the channel
-/// runs dry, and then (only then) records the positions that came before.
+/// How often the sink thread renders the analysis part of `/metrics`.
+const METRICS_REFRESH: Duration = Duration::from_secs(2);
+
+/// The sink thread: writes events to every sink, feeds the analysis stage
+/// and writes its findings, flushes when the channel runs dry, and then
+/// (only then) records the positions that came before.
 fn run_sink(
     catalog: &Catalog,
     rx: Receiver<Record>,
     sinks: Vec<SinkSetup>,
     shared: &Shared,
     started: Instant,
+    analysis: &AnalysisConfig,
+) -> std::result::Result<(), String> {
+    let mut stage = Stage::resume(catalog, &shared.correlator, analysis);
+    let prometheus = analysis.prometheus_listen.is_some();
+    let mut rendered = Instant::now() - METRICS_REFRESH;
+    let result = sink_loop(
+        catalog,
+        rx,
+        sinks,
+        shared,
+        started,
+        &mut stage,
+        prometheus,
+        &mut rendered,
+    );
+    if let Some(stage) = stage {
+        stage.park(&shared.correlator);
+    }
+    result
+}
+
+/// Writes a finding to every output whose encoding carries it.
+fn write_finding(
+    finding: Finding<'_>,
+    sinks: &mut [Box<dyn Sink>],
+    encoders: &[Encoder<'_>],
+    policies: &[(OutputFilter, Option<Redactor>)],
+    buf: &mut Vec<u8>,
+) -> std::result::Result<bool, String> {
+    let kind = match finding {
+        Finding::Call(_) => RecordType::Call,
+        Finding::Security(_) => RecordType::Security,
+    };
+    let mut any = false;
+    for ((sink, enc), (filter, _)) in sinks.iter_mut().zip(encoders).zip(policies) {
+        buf.clear();
+        if filter.takes(kind) && enc.finding(buf, finding) {
+            sink.write(buf)
+                .map_err(|e| format!("{}: {e}", sink.describe()))?;
+            any = true;
+        }
+    }
+    Ok(any)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn sink_loop(
+    catalog: &Catalog,
+    rx: Receiver<Record>,
+    sinks: Vec<SinkSetup>,
+    shared: &Shared,
+    started: Instant,
+    stage: &mut Option<Stage<'_>>,
+    prometheus: bool,
+    rendered: &mut Instant,
 ) -> std::result::Result<(), String> {
     let mut encoders: Vec<Encoder<'_>> = sinks
         .iter()
@@ -556,10 +628,30 @@ fn run_sink(
                 }
                 shared.events_out.fetch_add(1, Ordering::Relaxed);
                 unflushed = true;
+                if let Some(stage) = stage.as_mut() {
+                    stage.response(&input, &event);
+                }
             }
-            Ok(Record::Json(json)) => {
-                for (sink, enc) in sinks.iter_mut().zip(encoders.iter()) {
-                    if enc.kind() == Encoding::Json {
+            Ok(Record::Request { input, event }) => {
+                if let Some(stage) = stage.as_mut() {
+                    stage.request(&input, &event);
+                }
+            }
+            Ok(Record::Security { input, event }) => {
+                if let Some(stage) = stage.as_mut() {
+                    stage.security_line(&input, &event);
+                }
+            }
+            Ok(Record::Stats(mut stats)) => {
+                if let Some(stage) = stage.as_ref() {
+                    stage.add_figures(&mut stats);
+                }
+                let mut json = serde_json::to_vec(&stats).expect("stats serialize");
+                json.push(b'\n');
+                for ((sink, enc), (filter, _)) in
+                    sinks.iter_mut().zip(encoders.iter()).zip(&policies)
+                {
+                    if enc.kind() == Encoding::Json && filter.takes(RecordType::Stats) {
                         sink.write(&json)
                             .map_err(|e| format!("{}: {e}", sink.describe()))?;
                     }
@@ -567,7 +659,30 @@ fn run_sink(
                 unflushed = true;
             }
             Ok(Record::Position(p)) => pending.push(p),
-            Err(_) => {}
+            Err(_) => {
+                if let Some(stage) = stage.as_mut() {
+                    stage.idle();
+                }
+            }
+        }
+        if let Some(stage) = stage.as_mut() {
+            let mut failed = None;
+            stage
+                .findings(&mut |f| {
+                    match write_finding(f, &mut sinks, &encoders, &policies, &mut buf) {
+                        Ok(any) => unflushed |= any,
+                        Err(e) => failed = Some(e),
+                    }
+                    Ok(())
+                })
+                .expect("findings are written above");
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            if prometheus && rendered.elapsed() >= METRICS_REFRESH {
+                *shared.metrics.lock().expect("metrics lock") = stage.prometheus();
+                *rendered = Instant::now();
+            }
         }
         if (rx.is_empty() || pending.len() >= 4096) && (unflushed || !pending.is_empty()) {
             let beat = || {

@@ -13,7 +13,9 @@
 //! - checkpoints are saved every `checkpoint_interval_secs`, and a periodic
 //!   `{"type":"stats"}` event carries the same counters as STATUS=.
 
+pub mod analysis;
 pub mod generation;
+pub mod metrics;
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -64,6 +66,10 @@ pub fn run(config_path: &Path, patterns_dir: Option<&Path>) -> Result<()> {
         .map_err(|e| Error::new(format!("cannot start the signal thread: {e}")))?;
 
     let mut generation = Generation::start(&loaded, &shared, started)?;
+    if let Some(addr) = loaded.config.analysis.prometheus_listen {
+        metrics::serve(addr, shared.clone())?;
+        eprintln!("sipannotate: metrics at http://{addr}/metrics");
+    }
     let mut watchdog_usec = 0;
     let watchdog = sd_notify::watchdog_enabled(false, &mut watchdog_usec);
     let _ = sd_notify::notify(false, &[NotifyState::Ready, NotifyState::Status("started")]);
@@ -144,7 +150,7 @@ pub fn run(config_path: &Path, patterns_dir: Option<&Path>) -> Result<()> {
                 }
                 if d.stats_interval_secs > 0 && last_stats.elapsed() >= Duration::from_secs(d.stats_interval_secs) {
                     if let Some(tx) = generation.sender() {
-                        let _ = tx.try_send(crate::sink::Record::Json(stats_event(&shared)));
+                        let _ = tx.try_send(crate::sink::Record::Stats(stats_event(&shared)));
                     }
                     last_stats = Instant::now();
                 }
@@ -208,8 +214,9 @@ pub fn status_line(shared: &Shared) -> String {
     )
 }
 
-/// A `{"type":"stats"}` event with every input's counters.
-fn stats_event(shared: &Shared) -> Vec<u8> {
+/// A `{"type":"stats"}` event with every input's counters (the sink thread
+/// adds the analysis figures).
+fn stats_event(shared: &Shared) -> serde_json::Map<String, serde_json::Value> {
     let status = shared.status.lock().expect("status lock").clone();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -223,7 +230,8 @@ fn stats_event(shared: &Shared) -> Vec<u8> {
         "events_delivered": shared.events_out.load(Ordering::Relaxed),
         "inputs": status,
     });
-    let mut b = serde_json::to_vec(&v).expect("stats serialize");
-    b.push(b'\n');
-    b
+    match v {
+        serde_json::Value::Object(m) => m,
+        _ => unreachable!("a JSON object"),
+    }
 }

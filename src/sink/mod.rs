@@ -20,7 +20,11 @@ use std::sync::Arc;
 
 use crate::catalog::Catalog;
 use crate::config::Encoding;
+use crate::correlate::Finding;
 use crate::event::Event;
+use crate::format::findings::{
+    call_json, call_text, detection_json, detection_text, fail2ban_line,
+};
 use crate::format::json::{push_str, EventEncoder};
 use crate::format::siem::{SiemEncoder, SiemOptions};
 use crate::format::text::annotation_line;
@@ -36,10 +40,15 @@ pub enum Record {
         labels: Arc<Labels>,
         event: Box<Event>,
     },
+    /// A request the log dumped (for the analysis stage only).
+    Request { input: Arc<str>, event: Box<Event> },
+    /// A PBX security line (for the analysis stage only).
+    Security { input: Arc<str>, event: Box<Event> },
     /// Every event before this record was sent; the input may resume here.
     Position(Position),
-    /// A daemon event already encoded as a JSON object (stats).
-    Json(Vec<u8>),
+    /// The periodic stats event, with the inputs' counters; the sink thread
+    /// adds the analysis figures.
+    Stats(serde_json::Map<String, serde_json::Value>),
 }
 
 /// An input's labels (host, site, ...), added to each of its events.
@@ -186,7 +195,8 @@ impl<'c> Encoder<'c> {
                 b.push(b'\n');
                 annotation_line(b, self.catalog, ev, false);
             }
-            // Refused by the config check: the daemon runs no detections.
+            // Responses are not detections: a fail2ban output only takes
+            // the security findings (`Encoder::finding`).
             Encoding::Fail2ban => return,
             _ => unreachable!("SIEM encodings are handled above"),
         }
@@ -195,6 +205,24 @@ impl<'c> Encoder<'c> {
 
     pub fn kind(&self) -> Encoding {
         self.kind
+    }
+
+    /// Appends a call or security finding, with its line break, in the
+    /// encodings that carry findings (json, text, fail2ban: detections
+    /// only). Returns false when this encoding has nothing for it: the SIEM
+    /// encodings carry responses only for now.
+    pub fn finding(&self, b: &mut Vec<u8>, finding: Finding<'_>) -> bool {
+        let text = match (self.kind, finding) {
+            (Encoding::Json, Finding::Call(c)) => call_json(self.catalog, c).to_string(),
+            (Encoding::Json, Finding::Security(d)) => detection_json(self.catalog, d).to_string(),
+            (Encoding::Text, Finding::Call(c)) => call_text(self.catalog, c),
+            (Encoding::Text, Finding::Security(d)) => detection_text(self.catalog, d),
+            (Encoding::Fail2ban, Finding::Security(d)) => fail2ban_line(self.catalog, d),
+            _ => return false,
+        };
+        b.extend_from_slice(text.trim_end_matches('\n').as_bytes());
+        b.push(b'\n');
+        true
     }
 }
 
@@ -206,6 +234,8 @@ pub struct EventSender {
     labels: Arc<Labels>,
     /// Only these format ids produce events (all when empty).
     formats: Vec<usize>,
+    /// Requests and security lines go to the analysis stage too.
+    analysis: bool,
     tx: crossbeam_channel::Sender<Record>,
 }
 
@@ -214,12 +244,26 @@ impl EventSender {
         tx: crossbeam_channel::Sender<Record>,
         labels: Arc<Labels>,
         formats: Vec<usize>,
+        analysis: bool,
     ) -> EventSender {
         EventSender {
             names: BTreeMap::new(),
             labels,
             formats,
+            analysis,
             tx,
+        }
+    }
+
+    /// The shared name of an input (one allocation per name).
+    fn name(&mut self, input: &str) -> Arc<str> {
+        match self.names.get(input) {
+            Some(n) => n.clone(),
+            None => {
+                let n: Arc<str> = Arc::from(input);
+                self.names.insert(input.to_string(), n.clone());
+                n
+            }
         }
     }
 
@@ -240,6 +284,7 @@ impl EventSender {
             names: BTreeMap::new(),
             labels: self.labels.clone(),
             formats: self.formats.clone(),
+            analysis: self.analysis,
             tx: self.tx.clone(),
         }
     }
@@ -250,17 +295,36 @@ impl Output for EventSender {
         if !self.formats.is_empty() && !self.formats.contains(&ev.format) {
             return Ok(());
         }
-        let name = match self.names.get(input) {
-            Some(n) => n.clone(),
-            None => {
-                let n: Arc<str> = Arc::from(input);
-                self.names.insert(input.to_string(), n.clone());
-                n
-            }
-        };
+        let name = self.name(input);
         self.send(Record::Event {
             input: name,
             labels: self.labels.clone(),
+            event: Box::new(ev.clone()),
+        })
+    }
+
+    fn wants_requests(&self) -> bool {
+        self.analysis
+    }
+
+    fn request(&mut self, input: &str, ev: &Event) -> io::Result<()> {
+        if !self.analysis {
+            return Ok(());
+        }
+        let name = self.name(input);
+        self.send(Record::Request {
+            input: name,
+            event: Box::new(ev.clone()),
+        })
+    }
+
+    fn security_line(&mut self, input: &str, ev: &Event) -> io::Result<()> {
+        if !self.analysis {
+            return Ok(());
+        }
+        let name = self.name(input);
+        self.send(Record::Security {
+            input: name,
             event: Box::new(ev.clone()),
         })
     }

@@ -22,6 +22,9 @@ use crate::event::Event;
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OutputFilter {
+    /// Only these kinds of record (`response`, `call`, `security`, `stats`);
+    /// all when empty. `["security"]` makes an output for the SOC alone.
+    pub types: Vec<RecordType>,
     /// Only these classes (1..6), e.g. `[4, 5, 6]` for failures.
     pub classes: Vec<u8>,
     /// Only these codes, e.g. `[401, 403, 407]` for authentication.
@@ -32,10 +35,27 @@ pub struct OutputFilter {
     pub min_severity: Option<Severity>,
 }
 
+/// The kinds of record the daemon writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordType {
+    Response,
+    Call,
+    Security,
+    Stats,
+}
+
 impl OutputFilter {
+    /// Whether the output takes records of this kind (the response
+    /// conditions below apply to responses only).
+    pub fn takes(&self, kind: RecordType) -> bool {
+        self.types.is_empty() || self.types.contains(&kind)
+    }
+
     /// Whether the output takes this event.
     pub fn admits(&self, kb: &KnowledgeBase, ev: &Event) -> bool {
-        (self.classes.is_empty() || self.classes.contains(&ev.class()))
+        self.takes(RecordType::Response)
+            && (self.classes.is_empty() || self.classes.contains(&ev.class()))
             && (self.codes.is_empty() || self.codes.contains(&ev.code))
             && (self.methods.is_empty()
                 || self

@@ -595,3 +595,157 @@ fn check_jail_example() {
     assert!(jail.contains("filter   = sipannotate"));
     assert!(jail.contains("maxretry = 1"));
 }
+
+/// `GET path` on a loopback HTTP server: (status line, body).
+fn http_get(addr: &str, path: &str) -> (String, String) {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (
+        head.lines().next().unwrap_or("").to_string(),
+        body.to_string(),
+    )
+}
+
+/// The value of one series in a Prometheus exposition.
+fn series(metrics: &str, name_and_labels: &str) -> Option<f64> {
+    metrics.lines().find_map(|l| {
+        l.strip_prefix(name_and_labels)
+            .and_then(|rest| rest.strip_prefix(' '))
+            .and_then(|v| v.trim().parse().ok())
+    })
+}
+
+#[test]
+fn the_daemon_reports_calls_detections_stats_and_prometheus_metrics() {
+    use crate::daemon::{scratch, start};
+    use std::time::{Duration, Instant};
+    let dir = scratch("daemon-analysis");
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let log = logs.join("pbx.log");
+    let text = format!("{}{}", attack_log(), sample_calls());
+    std::fs::write(&log, &text).unwrap();
+    let metrics_addr = format!("127.0.0.1:{}", free_port());
+    let (events, f2b) = (dir.join("events.json"), dir.join("fail2ban.log"));
+    let config = dir.join("sipannotate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[daemon]\nstate_directory = \"{state}\"\npoll_interval_ms = 50\nstats_interval_secs = 1\n\n\
+             [analysis]\ncalls = true\ndetect = true\nprometheus_listen = \"{metrics_addr}\"\n\n\
+             [[input]]\ntype = \"file\"\nname = \"pbx\"\npaths = [\"{log}\"]\nread_from = \"beginning\"\n\n\
+             [[output]]\ntype = \"file\"\npath = \"{events}\"\nfilter = {{ types = [\"call\", \"security\", \"stats\"] }}\n\n\
+             [[output]]\ntype = \"file\"\npath = \"{f2b}\"\nencoding = \"fail2ban\"\n",
+            state = dir.join("state").display(),
+            log = log.display(),
+            events = events.display(),
+            f2b = f2b.display(),
+        ),
+    )
+    .unwrap();
+
+    // The same log through the command line: the oracle.
+    let cli_calls = findings("call", &["--calls"], &text);
+    let cli_stats: Value = serde_json::from_slice(
+        &run(
+            &["stats", "-o", "json", "--no-patterns-dir"],
+            text.as_bytes(),
+        )
+        .stdout,
+    )
+    .unwrap();
+    // Answered calls without a BYE stay open for the session TTL (hours);
+    // every other call closes once the log has been quiet long enough.
+    let closing: Vec<&Value> = cli_calls
+        .iter()
+        .filter(|c| !(c["flow"] == "answered" && c["bye_code"].is_null()))
+        .collect();
+    assert!(closing.len() >= 4, "{cli_calls:?}");
+
+    let mut daemon = start(&config, Stdio::null());
+    let read = |p: &PathBuf| -> Vec<Value> {
+        std::fs::read_to_string(p)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (mut records, mut stats) = (Vec::new(), None);
+    while Instant::now() < deadline {
+        records = read(&events);
+        let calls = records.iter().filter(|r| r["type"] == "call").count();
+        stats = records.iter().rev().find(|r| r["type"] == "stats").cloned();
+        let settled = stats
+            .as_ref()
+            .is_some_and(|s| s["by_code"] == cli_stats["by_code"]);
+        if calls >= closing.len() && settled {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (status, metrics) = http_get(&metrics_addr, "/metrics");
+    let (missing, _) = http_get(&metrics_addr, "/");
+    let _ = Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status();
+    let _ = daemon.wait();
+
+    // Calls: each closed call is the one the command line reports.
+    let daemon_calls: Vec<&Value> = records.iter().filter(|r| r["type"] == "call").collect();
+    assert_eq!(daemon_calls.len(), closing.len(), "{daemon_calls:?}");
+    for c in &daemon_calls {
+        let cli = cli_calls
+            .iter()
+            .find(|x| x["call_id"] == c["call_id"])
+            .unwrap_or_else(|| panic!("{c}"));
+        for key in ["flow", "ladder", "final_code", "srd_ms", "setup_ms"] {
+            assert_eq!(c[key], cli[key], "{key} of {}", c["call_id"]);
+        }
+    }
+    // Security: the attacker once, as a JSON finding and as a fail2ban line.
+    let detections: Vec<&Value> = records.iter().filter(|r| r["type"] == "security").collect();
+    assert_eq!(detections.len(), 1, "{detections:?}");
+    assert_eq!(detections[0]["source"], "203.0.113.7");
+    let f2b_text = std::fs::read_to_string(&f2b).unwrap();
+    assert_eq!(f2b_text.lines().count(), 1, "{f2b_text}");
+    assert!(f2b_text.contains("source=203.0.113.7 "), "{f2b_text}");
+    // Stats events carry the command line's figures.
+    let stats = stats.expect("a stats event");
+    for key in ["by_code", "by_method", "ser", "asr", "ner", "security"] {
+        assert_eq!(stats[key], cli_stats[key], "{key}");
+    }
+    assert!(stats["inputs"]["pbx"]["lines"].as_u64().unwrap() > 0);
+    // Prometheus: the same figures, and only at /metrics.
+    assert!(status.contains("200"), "{status}");
+    assert!(missing.contains("404"), "{missing}");
+    let register_401 = cli_stats["by_method"]["REGISTER"]["401"].as_f64().unwrap();
+    assert_eq!(
+        series(
+            &metrics,
+            "sipannotate_responses_total{code=\"401\",class=\"4xx\",method=\"REGISTER\"}"
+        ),
+        Some(register_401),
+        "{metrics}"
+    );
+    assert_eq!(
+        series(
+            &metrics,
+            "sipannotate_security_detections_total{detection=\"auth-failure-burst\"}"
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        series(&metrics, "sipannotate_input_lines_total{input=\"pbx\"}"),
+        Some(text.lines().count() as f64)
+    );
+    let asr = cli_stats["asr"].as_f64().unwrap() / 100.0;
+    let got = series(&metrics, "sipannotate_kpi_ratio{kpi=\"asr\"}").unwrap();
+    assert!((got - asr).abs() < 1e-4, "{got} vs {asr}");
+}

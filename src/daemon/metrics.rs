@@ -1,0 +1,107 @@
+//! `GET /metrics` on a loopback address, in the Prometheus text format: the
+//! analysis figures the sink thread renders every few seconds, and each
+//! input's counters, read at scrape time. Anything else gets a 404 that
+//! says where the metrics are.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::report::prometheus_label;
+
+use super::generation::Shared;
+
+/// Binds now (a port in use is a start-up error) and serves from a thread.
+pub fn serve(addr: SocketAddr, shared: Arc<Shared>) -> Result<()> {
+    let server = tiny_http::Server::http(addr).map_err(|e| {
+        Error::new(format!(
+            "[analysis] prometheus_listen: cannot listen on {addr}: {e}"
+        ))
+    })?;
+    std::thread::Builder::new()
+        .name("metrics".into())
+        .spawn(move || {
+            for request in server.incoming_requests() {
+                let path = request.url().split('?').next().unwrap_or("");
+                let response = if *request.method() == tiny_http::Method::Get && path == "/metrics"
+                {
+                    let content_type = tiny_http::Header::from_bytes(
+                        &b"Content-Type"[..],
+                        &b"text/plain; version=0.0.4; charset=utf-8"[..],
+                    )
+                    .expect("a valid header");
+                    tiny_http::Response::from_string(render(&shared)).with_header(content_type)
+                } else {
+                    tiny_http::Response::from_string("sipannotate: metrics are at GET /metrics\n")
+                        .with_status_code(404)
+                };
+                let _ = request.respond(response);
+            }
+        })
+        .map_err(|e| Error::new(format!("cannot start the metrics thread: {e}")))?;
+    Ok(())
+}
+
+/// The whole exposition: inputs first, then the analysis figures.
+pub fn render(shared: &Shared) -> String {
+    let mut o = String::new();
+    let status = shared.status.lock().expect("status lock").clone();
+    type Field = fn(&super::generation::InputStatus) -> u64;
+    let families: [(&str, &str, &str, Field); 7] = [
+        ("input_lines_total", "counter", "Lines read.", |s| s.lines),
+        ("input_bytes_total", "counter", "Bytes read.", |s| s.bytes),
+        (
+            "input_events_total",
+            "counter",
+            "Response events found.",
+            |s| s.events,
+        ),
+        (
+            "input_syslog_messages_total",
+            "counter",
+            "Syslog messages received.",
+            |s| s.messages,
+        ),
+        (
+            "input_rotations_total",
+            "counter",
+            "Rotations followed.",
+            |s| s.rotations,
+        ),
+        (
+            "input_drops_total",
+            "counter",
+            "Messages cut at max_message_bytes, refused connections, files over max_open_files.",
+            |s| s.drops,
+        ),
+        (
+            "input_lag_bytes",
+            "gauge",
+            "Bytes written to the files and not read yet.",
+            |s| s.lag_bytes,
+        ),
+    ];
+    for (name, kind, help, field) in families {
+        let _ = writeln!(
+            o,
+            "# HELP sipannotate_{name} {help}\n# TYPE sipannotate_{name} {kind}"
+        );
+        for (input, s) in &status {
+            let _ = writeln!(
+                o,
+                "sipannotate_{name}{{input=\"{}\"}} {}",
+                prometheus_label(input),
+                field(s)
+            );
+        }
+    }
+    let _ = writeln!(
+        o,
+        "# HELP sipannotate_events_delivered_total Events every output has taken.\n# TYPE sipannotate_events_delivered_total counter\nsipannotate_events_delivered_total {}",
+        shared.events_out.load(Ordering::Relaxed)
+    );
+    o.push_str(&shared.metrics.lock().expect("metrics lock"));
+    o
+}
