@@ -19,17 +19,8 @@ const PHONE: &str = "127.0.0.3";
 
 /// A registrar for 1001 and 1002 (password `s3cret-<user>`): 404 for any
 /// other user, a digest challenge, then 200. Everything it sees is dumped.
-const REGISTRAR_CFG: &str = r#"#!KAMAILIO
-debug=2
-log_stderror=yes
-children=1
-listen=udp:127.0.0.1:PROXY_PORT
-mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
-loadmodule "sl.so"
-loadmodule "pv.so"
-loadmodule "textops.so"
-loadmodule "auth.so"
-loadmodule "sipdump.so"
+const REGISTRAR_MODULES: [&str; 5] = ["sl", "pv", "textops", "auth", "sipdump"];
+const REGISTRAR_CFG: &str = r#"
 modparam("sipdump", "enable", 1)
 modparam("sipdump", "folder", "DUMP_DIR")
 modparam("sipdump", "fprefix", "sipdump-")
@@ -86,34 +77,15 @@ fn scan(tool: &str, class: Option<&str>, args: &[&str], home: &Path) -> Child {
 
 #[test]
 fn real_sipvicious_scan_is_detected_and_the_phone_registering_beside_it_is_not() {
-    let kamailio = debian_tool("/usr/sbin/kamailio", "kamailio", "Kamailio");
     let dir = std::env::temp_dir().join(format!("sipannotate-attack-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let port = free_udp_port();
-    let cfg = dir.join("registrar.cfg");
-    let cfg_text = REGISTRAR_CFG
-        .replace("PROXY_PORT", &port.to_string())
-        .replace("DUMP_DIR", dir.to_str().unwrap());
-    std::fs::write(&cfg, cfg_text).unwrap();
-    let mut registrar = Command::new(&kamailio)
-        .arg("-f")
-        .arg(&cfg)
-        .args(["-DD", "-E", "-w"])
-        .arg(&dir)
-        .arg("-Y")
-        .arg(&dir)
-        .arg("-P")
-        .arg(dir.join("kamailio.pid"))
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("kamailio.log")).unwrap())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(800));
-    assert!(
-        registrar.try_wait().unwrap().is_none(),
-        "Kamailio did not start: {}",
-        std::fs::read_to_string(dir.join("kamailio.log")).unwrap_or_default()
+    let config = kamailio_config(
+        port,
+        &REGISTRAR_MODULES,
+        &REGISTRAR_CFG.replace("DUMP_DIR", dir.to_str().unwrap()),
     );
+    let mut registrar = start_kamailio(&dir, &config, &dir.join("kamailio.log"), &[]);
 
     // The phone: 15 registrations, each challenged, 5 a second, beside the attack.
     let registrations = 15;

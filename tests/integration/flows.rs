@@ -7,27 +7,16 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::support::debian_tool;
 use crate::tools::*;
 
 /// A proxy that relays every request to the answering side named by the
 /// Request-URI user, accounts INVITEs (answered, missed, failed) and dumps
 /// every message it receives and sends.
-const PROXY_CFG: &str = r#"#!KAMAILIO
-debug=2
-log_stderror=yes
-children=1
-listen=udp:127.0.0.1:PROXY_PORT
-mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "pv.so"
-loadmodule "textops.so"
-loadmodule "acc.so"
-loadmodule "sipdump.so"
+const PROXY_MODULES: [&str; 6] = ["tm", "sl", "pv", "textops", "acc", "sipdump"];
+const PROXY_CFG: &str = r#"
 modparam("acc", "log_flag", 1)
 modparam("acc", "log_missed_flag", 2)
 modparam("acc", "failed_transaction_flag", 3)
@@ -90,18 +79,6 @@ fn scenario(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Sends SIGTERM (Kamailio flushes its dump files, tshark its capture) and
-/// waits, bounded.
-fn terminate(child: &mut Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    if wait_bounded(child, Duration::from_secs(10)).is_none() {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-}
-
 /// `(element index, status code) -> received` from SIPp's -trace_counts file
 /// (columns `<index>_<code>_Recv`), read from the last row.
 fn sipp_received(dir: &Path) -> BTreeMap<(usize, u16), u64> {
@@ -128,7 +105,7 @@ fn sipp_received(dir: &Path) -> BTreeMap<(usize, u16), u64> {
 
 /// tshark's own per-status packet counts (`-z sip,stat`).
 fn tshark_status_counts(pcap: &Path) -> BTreeMap<u16, u64> {
-    let out = Command::new(debian_tool("/usr/bin/tshark", "tshark", "tshark"))
+    let out = Command::new(tshark())
         .arg("-r")
         .arg(pcap)
         .args(["-q", "-z", "sip,stat"])
@@ -162,8 +139,7 @@ fn stats_json(log: &Path) -> serde_json::Value {
 
 #[test]
 fn real_call_flows_through_kamailio_agree_with_sipp_and_tshark() {
-    let kamailio = debian_tool("/usr/sbin/kamailio", "kamailio", "Kamailio");
-    let tshark = debian_tool("/usr/bin/tshark", "tshark", "tshark");
+    let tshark = tshark();
     let dir = std::env::temp_dir().join(format!("sipannotate-flows-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let proxy_port = free_udp_port();
@@ -178,15 +154,13 @@ fn real_call_flows_through_kamailio_agree_with_sipp_and_tshark() {
             )
         })
         .collect();
-    let cfg = dir.join("proxy.cfg");
-    std::fs::write(
-        &cfg,
-        PROXY_CFG
-            .replace("PROXY_PORT", &proxy_port.to_string())
+    let config = kamailio_config(
+        proxy_port,
+        &PROXY_MODULES,
+        &PROXY_CFG
             .replace("DUMP_DIR", dir.to_str().unwrap())
             .replace("ROUTES\n", &routes),
-    )
-    .unwrap();
+    );
 
     // The capture first, and calls only once tshark says it is capturing.
     let pcap = dir.join("calls.pcap");
@@ -210,19 +184,7 @@ fn real_call_flows_through_kamailio_agree_with_sipp_and_tshark() {
         std::thread::spawn(move || lines.for_each(drop));
     }
     let acc_log = dir.join("kamailio.log");
-    let mut proxy = Command::new(&kamailio)
-        .arg("-f")
-        .arg(&cfg)
-        .args(["-DD", "-E", "-w"])
-        .arg(&dir)
-        .arg("-Y")
-        .arg(&dir)
-        .arg("-P")
-        .arg(dir.join("kamailio.pid"))
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&acc_log).unwrap())
-        .spawn()
-        .unwrap();
+    let mut proxy = start_kamailio(&dir, &config, &acc_log, &[]);
 
     // The answering sides.
     let mut answering = Vec::new();
@@ -262,12 +224,8 @@ fn real_call_flows_through_kamailio_agree_with_sipp_and_tshark() {
             .unwrap();
         answering.push(child);
     }
+    // The answering sides bind their ports.
     std::thread::sleep(Duration::from_millis(700));
-    assert!(
-        proxy.try_wait().unwrap().is_none(),
-        "Kamailio did not start: {}",
-        std::fs::read_to_string(&acc_log).unwrap_or_default()
-    );
 
     // The callers, one run per flow, each in its own directory for SIPp's files.
     let mut received = Vec::new();

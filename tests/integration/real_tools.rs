@@ -236,17 +236,8 @@ fn real_tshark_output_of_a_capture_gives_one_event_per_response() {
 
 /// A proxy that relays INVITEs to the SIPp server and accounts them with
 /// the acc module (answered, and missed for a 404 it gives itself).
-const KAMAILIO_CFG: &str = r#"#!KAMAILIO
-debug=2
-log_stderror=yes
-children=1
-listen=udp:127.0.0.1:PROXY_PORT
-mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "pv.so"
-loadmodule "textops.so"
-loadmodule "acc.so"
+const KAMAILIO_MODULES: [&str; 5] = ["tm", "sl", "pv", "textops", "acc"];
+const KAMAILIO_CFG: &str = r#"
 modparam("acc", "log_flag", 1)
 modparam("acc", "log_missed_flag", 2)
 modparam("acc", "failed_transaction_flag", 3)
@@ -260,30 +251,17 @@ request_route {
 
 #[test]
 fn real_kamailio_acc_records_are_annotated() {
-    let kamailio = kamailio();
     let dir = std::env::temp_dir().join(format!("sipannotate-kamailio-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (proxy_port, uas_port) = (free_udp_port(), free_udp_port());
-    let cfg = dir.join("kamailio.cfg");
-    let cfg_text = KAMAILIO_CFG
-        .replace("PROXY_PORT", &proxy_port.to_string())
-        .replace("UAS_PORT", &uas_port.to_string());
-    std::fs::write(&cfg, cfg_text).unwrap();
+    let config = kamailio_config(
+        proxy_port,
+        &KAMAILIO_MODULES,
+        &KAMAILIO_CFG.replace("UAS_PORT", &uas_port.to_string()),
+    );
     let log = dir.join("kamailio.log");
-    // -E: log to stderr, -e: in colour, as admins run it in a terminal.
-    let mut proxy = Command::new(&kamailio)
-        .arg("-f")
-        .arg(&cfg)
-        .args(["-DD", "-E", "-e", "-w"])
-        .arg(&dir)
-        .arg("-Y")
-        .arg(&dir)
-        .arg("-P")
-        .arg(dir.join("kamailio.pid"))
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+    // -e: log in colour, as admins run it in a terminal.
+    let mut proxy = start_kamailio(&dir, &config, &log, &["-e"]);
     let (answered, missed) = (3, 2);
     let mut uas = sipp_uas(uas_port, answered, &[]);
     // SIPp's own statistics of each client run, to check our KPIs against.

@@ -114,3 +114,62 @@ pub fn sipp_final_counts(path: &Path) -> (u64, u64) {
     };
     (col("SuccessfulCall(C)"), col("FailedCall(C)"))
 }
+
+/// A Kamailio config for the tests: one UDP listener on 127.0.0.1:`port`,
+/// stderr logging, Debian's module path, the `modules` loaded, then `rest`
+/// (modparams and routes).
+pub fn kamailio_config(port: u16, modules: &[&str], rest: &str) -> String {
+    let mut cfg = format!(
+        "#!KAMAILIO\ndebug=2\nlog_stderror=yes\nchildren=1\nlisten=udp:127.0.0.1:{port}\n\
+         mpath=\"/usr/lib/x86_64-linux-gnu/kamailio/modules/\"\n"
+    );
+    for m in modules {
+        cfg.push_str(&format!("loadmodule \"{m}.so\"\n"));
+    }
+    cfg.push_str(rest);
+    cfg
+}
+
+/// Writes `config` into `dir`, starts Debian's Kamailio on it in the
+/// foreground (`-DD -E`, plus `extra` flags) with its stderr in `log`, and
+/// checks that it is still running a moment later (a config error ends it at
+/// once, and the panic shows its log).
+pub fn start_kamailio(dir: &Path, config: &str, log: &Path, extra: &[&str]) -> Child {
+    let cfg = dir.join("kamailio.cfg");
+    std::fs::write(&cfg, config).unwrap();
+    let mut child = Command::new(kamailio())
+        .arg("-f")
+        .arg(&cfg)
+        .args(["-DD", "-E"])
+        .args(extra)
+        .arg("-w")
+        .arg(dir)
+        .arg("-Y")
+        .arg(dir)
+        .arg("-P")
+        .arg(dir.join("kamailio.pid"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    if child.try_wait().unwrap().is_some() {
+        panic!(
+            "Kamailio did not start: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+    }
+    child
+}
+
+/// Sends SIGTERM (Kamailio flushes its dump files, tshark its capture) and
+/// waits, bounded; SIGKILL if that is not enough.
+pub fn terminate(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    if wait_bounded(child, Duration::from_secs(10)).is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
