@@ -415,31 +415,24 @@ pub fn prometheus(s: &Summary<'_>) -> String {
         let n = k.flows.get(&f).copied().unwrap_or(0);
         let _ = writeln!(o, "sipannotate_calls_total{{flow=\"{}\"}} {n}", f.name());
     }
-    family(
-        &mut o,
-        "kpi_numerator_total",
-        "counter",
-        "Numerator of each ratio KPI (RFC 6076, ITU-T E.411).",
-    );
-    for r in &s.report.ratios {
-        let _ = writeln!(
-            o,
-            "sipannotate_kpi_numerator_total{{kpi=\"{}\"}} {}",
-            r.name, r.numerator
-        );
-    }
-    family(
-        &mut o,
-        "kpi_denominator_total",
-        "counter",
-        "Denominator of each ratio KPI.",
-    );
-    for r in &s.report.ratios {
-        let _ = writeln!(
-            o,
-            "sipannotate_kpi_denominator_total{{kpi=\"{}\"}} {}",
-            r.name, r.denominator
-        );
+    type Part = fn(&crate::correlate::kpi::Ratio) -> u64;
+    let parts: [(&str, &str, Part); 2] = [
+        (
+            "kpi_numerator_total",
+            "Numerator of each ratio KPI (RFC 6076, ITU-T E.411).",
+            |r| r.numerator,
+        ),
+        (
+            "kpi_denominator_total",
+            "Denominator of each ratio KPI.",
+            |r| r.denominator,
+        ),
+    ];
+    for (name, help, part) in parts {
+        family(&mut o, name, "counter", help);
+        for r in &s.report.ratios {
+            let _ = writeln!(o, "sipannotate_{name}{{kpi=\"{}\"}} {}", r.name, part(r));
+        }
     }
     family(
         &mut o,

@@ -139,7 +139,6 @@ fn stats_json(log: &Path) -> serde_json::Value {
 
 #[test]
 fn real_call_flows_through_kamailio_agree_with_sipp_and_tshark() {
-    let tshark = tshark();
     let dir = std::env::temp_dir().join(format!("sipannotate-flows-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let proxy_port = free_udp_port();
@@ -164,25 +163,7 @@ fn real_call_flows_through_kamailio_agree_with_sipp_and_tshark() {
 
     // The capture first, and calls only once tshark says it is capturing.
     let pcap = dir.join("calls.pcap");
-    let mut capture = Command::new(&tshark)
-        .args(["-i", "lo", "-f", &format!("udp port {proxy_port}")])
-        .args(["-a", "duration:90", "-w"])
-        .arg(&pcap)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::{BufRead, BufReader};
-        let mut lines = BufReader::new(capture.stderr.take().unwrap()).lines();
-        let ready = lines
-            .by_ref()
-            .take(20)
-            .map_while(Result::ok)
-            .any(|l| l.contains("Capturing on"));
-        assert!(ready, "tshark did not start capturing on lo");
-        std::thread::spawn(move || lines.for_each(drop));
-    }
+    let mut capture = capture_on_lo(proxy_port, &pcap, 90, &[]);
     let acc_log = dir.join("kamailio.log");
     let mut proxy = start_kamailio(&dir, &config, &acc_log, &[]);
 

@@ -6,7 +6,7 @@
 
 use std::ffi::OsStr;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use crate::support::*;
@@ -105,7 +105,6 @@ fn sipp_calls(calls: usize, uas_port: u16) {
 
 #[test]
 fn real_tshark_output_of_a_capture_gives_one_event_per_response() {
-    use std::io::{BufRead, BufReader};
     let tshark = tshark();
     let dir = std::env::temp_dir().join(format!("sipannotate-tshark-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -113,31 +112,7 @@ fn real_tshark_output_of_a_capture_gives_one_event_per_response() {
     let calls = 3;
     let port = free_udp_port();
     // Six packets a call: INVITE, 180, 200, ACK, BYE, 200.
-    let mut capture = Command::new(&tshark)
-        .args([
-            "-i",
-            "lo",
-            "-f",
-            &format!("udp port {port}"),
-            "-c",
-            &(6 * calls).to_string(),
-        ])
-        .args(["-a", "duration:40", "-w"])
-        .arg(&pcap)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Start the calls only once tshark says it is capturing (bounded by its own duration).
-    let stderr = capture.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let ready = lines
-        .by_ref()
-        .take(20)
-        .map_while(Result::ok)
-        .any(|l| l.contains("Capturing on"));
-    assert!(ready, "tshark did not start capturing on lo");
-    std::thread::spawn(move || lines.for_each(drop));
+    let mut capture = capture_on_lo(port, &pcap, 40, &["-c", &(6 * calls).to_string()]);
     sipp_calls(calls, port);
     assert!(
         wait_bounded(&mut capture, Duration::from_secs(45)).is_some(),

@@ -173,3 +173,28 @@ pub fn terminate(child: &mut Child) {
         let _ = child.wait();
     }
 }
+
+/// Starts tshark capturing UDP `port` on `lo` into `pcap` (with `extra`
+/// arguments, e.g. a packet count), bounded by `-a duration:SECS`, and
+/// returns once tshark says it is capturing.
+pub fn capture_on_lo(port: u16, pcap: &Path, secs: u64, extra: &[&str]) -> Child {
+    use std::io::{BufRead, BufReader};
+    let mut capture = Command::new(tshark())
+        .args(["-i", "lo", "-f", &format!("udp port {port}")])
+        .args(extra)
+        .args(["-a", &format!("duration:{secs}"), "-w"])
+        .arg(pcap)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(capture.stderr.take().unwrap()).lines();
+    let ready = lines
+        .by_ref()
+        .take(20)
+        .map_while(Result::ok)
+        .any(|l| l.contains("Capturing on"));
+    assert!(ready, "tshark did not start capturing on lo");
+    std::thread::spawn(move || lines.for_each(drop));
+    capture
+}
