@@ -207,10 +207,9 @@ impl<'c> Encoder<'c> {
         self.kind
     }
 
-    /// Appends a call or security finding, with its line break, in the
-    /// encodings that carry findings (json, text, fail2ban: detections
-    /// only). Returns false when this encoding has nothing for it: the SIEM
-    /// encodings carry responses only for now.
+    /// Appends a call or security finding, with its line break: json and
+    /// text carry both, fail2ban and the SIEM encodings the detections.
+    /// Returns false when this encoding has nothing for it.
     pub fn finding(&self, b: &mut Vec<u8>, finding: Finding<'_>) -> bool {
         let text = match (self.kind, finding) {
             (Encoding::Json, Finding::Call(c)) => call_json(self.catalog, c).to_string(),
@@ -218,6 +217,13 @@ impl<'c> Encoder<'c> {
             (Encoding::Text, Finding::Call(c)) => call_text(self.catalog, c),
             (Encoding::Text, Finding::Security(d)) => detection_text(self.catalog, d),
             (Encoding::Fail2ban, Finding::Security(d)) => fail2ban_line(self.catalog, d),
+            (_, Finding::Security(d)) => match &self.siem {
+                Some(siem) => {
+                    siem.encode_detection(b, d);
+                    return true;
+                }
+                None => return false,
+            },
             _ => return false,
         };
         b.extend_from_slice(text.trim_end_matches('\n').as_bytes());

@@ -632,7 +632,11 @@ fn the_daemon_reports_calls_detections_stats_and_prometheus_metrics() {
     let text = format!("{}{}", attack_log(), sample_calls());
     std::fs::write(&log, &text).unwrap();
     let metrics_addr = format!("127.0.0.1:{}", free_port());
-    let (events, f2b) = (dir.join("events.json"), dir.join("fail2ban.log"));
+    let (events, f2b, cef) = (
+        dir.join("events.json"),
+        dir.join("fail2ban.log"),
+        dir.join("soc.cef"),
+    );
     let config = dir.join("sipannotate.toml");
     std::fs::write(
         &config,
@@ -641,11 +645,13 @@ fn the_daemon_reports_calls_detections_stats_and_prometheus_metrics() {
              [analysis]\ncalls = true\ndetect = true\nprometheus_listen = \"{metrics_addr}\"\n\n\
              [[input]]\ntype = \"file\"\nname = \"pbx\"\npaths = [\"{log}\"]\nread_from = \"beginning\"\n\n\
              [[output]]\ntype = \"file\"\npath = \"{events}\"\nfilter = {{ types = [\"call\", \"security\", \"stats\"] }}\n\n\
-             [[output]]\ntype = \"file\"\npath = \"{f2b}\"\nencoding = \"fail2ban\"\n",
+             [[output]]\ntype = \"file\"\npath = \"{f2b}\"\nencoding = \"fail2ban\"\n\n\
+             [[output]]\ntype = \"file\"\npath = \"{cef}\"\nencoding = \"cef\"\nfilter = {{ types = [\"security\"] }}\n",
             state = dir.join("state").display(),
             log = log.display(),
             events = events.display(),
             f2b = f2b.display(),
+            cef = cef.display(),
         ),
     )
     .unwrap();
@@ -716,6 +722,16 @@ fn the_daemon_reports_calls_detections_stats_and_prometheus_metrics() {
     let f2b_text = std::fs::read_to_string(&f2b).unwrap();
     assert_eq!(f2b_text.lines().count(), 1, "{f2b_text}");
     assert!(f2b_text.contains("source=203.0.113.7 "), "{f2b_text}");
+    // ... and in CEF for the SOC's SIEM, alone in that output.
+    let cef_text = std::fs::read_to_string(&cef).unwrap();
+    assert_eq!(cef_text.lines().count(), 1, "{cef_text}");
+    assert!(
+        cef_text.starts_with("CEF:0|sipannotate|sipannotate|")
+            && cef_text.contains("|sip-security-auth-failure-burst|")
+            && cef_text.contains("src=203.0.113.7 ")
+            && cef_text.contains("cs1=T1110.001"),
+        "{cef_text}"
+    );
     // Stats events carry the command line's figures.
     let stats = stats.expect("a stats event");
     for key in ["by_code", "by_method", "ser", "asr", "ner", "security"] {

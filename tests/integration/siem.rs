@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
+use sipannotate::correlate::security::{Detection, DetectionKind};
 use sipannotate::event::Event;
 use sipannotate::format::siem::{LeefVersion, SiemEncoder, SiemKind, SiemOptions};
 
@@ -314,6 +315,80 @@ fn hostile_values_never_break_framing_add_fields_or_split_records() {
                 want,
                 "{what}: the record's structure changed:\n{body}"
             );
+        }
+    }
+}
+
+fn detection(evidence: &str) -> Detection {
+    Detection {
+        kind: DetectionKind::ScannerUserAgent,
+        source: "203.0.113.7".into(),
+        count: 1,
+        total: 3,
+        suppressed: 2,
+        first_ms: 1_795_300_000_000,
+        last_ms: 1_795_300_002_000,
+        evidence: evidence.into(),
+        input: "/var/log/x.log".into(),
+        line: 7,
+    }
+}
+
+#[test]
+fn detections_in_every_encoding_keep_their_shape_whatever_the_evidence() {
+    // The evidence is what the attacker wrote (a User-Agent); the source is
+    // a parsed address and never log text.
+    let big = "A|B=C\\".repeat(20_000);
+    let hostile = [
+        "sipvicious|x=y cs1=evil cs1Label=pwned",
+        "quote\" ] [inject@1 a=\"b\"] \\",
+        "cr\rlf\nnul\0ctrl\x1b x^y\tz",
+        "\"} {\"type\":\"response\"",
+        big.as_str(),
+    ];
+    let leef1 = SiemOptions {
+        leef_version: LeefVersion::V1,
+        ..SiemOptions::default()
+    };
+    let cases = [
+        (SiemKind::Ecs, SiemOptions::default()),
+        (SiemKind::Cef, SiemOptions::default()),
+        (SiemKind::Leef, SiemOptions::default()),
+        (SiemKind::Leef, leef1),
+        (SiemKind::Gelf, SiemOptions::default()),
+        (SiemKind::Hec, SiemOptions::default()),
+        (SiemKind::Syslog, SiemOptions::default()),
+        (SiemKind::Logfmt, SiemOptions::default()),
+    ];
+    for (kind, options) in &cases {
+        let enc = SiemEncoder::new(catalog(), *kind, options.clone());
+        let record = |evidence: &str| {
+            let mut b = Vec::new();
+            enc.encode_detection(&mut b, &detection(evidence));
+            String::from_utf8(b).unwrap()
+        };
+        let benign = record("friendly-scanner");
+        let body = benign.trim_end_matches('\n');
+        assert!(
+            body.contains("203.0.113.7") && body.contains("T1595.002"),
+            "{kind:?}: {body}"
+        );
+        let want = shape(*kind, options, body);
+        for h in &hostile {
+            let text = record(h);
+            let what = format!(
+                "{kind:?} {:?} with {:?}",
+                options.leef_version,
+                &h[..h.len().min(40)]
+            );
+            assert!(text.ends_with('\n'), "{what}");
+            let body = &text[..text.len() - 1];
+            assert!(
+                !body.contains(['\n', '\r', '\0']),
+                "{what}: a raw CR, LF or NUL"
+            );
+            assert!(body.len() < 64 * 1024, "{what}: {} bytes", body.len());
+            assert_eq!(shape(*kind, options, body), want, "{what}:\n{body}");
         }
     }
 }

@@ -4,7 +4,7 @@
 //! control bytes become spaces. Custom strings carry their labels
 //! (`cs1=... cs1Label=sipCallId`).
 
-use super::{capped, push_char, severity_0_10, uri_user, View};
+use super::{capped, push_char, severity_0_10, uri_user, DetectionView, View};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -49,6 +49,36 @@ impl Extension<'_> {
             }
         }
     }
+}
+
+/// Appends one security detection as a CEF record (no line break): the
+/// source is `src`, the ATT&CK technique `cs1`, its name `cs2`, the
+/// evidence `cs3`, sightings `cnt`.
+pub fn encode_detection(b: &mut Vec<u8>, v: &DetectionView<'_>) {
+    b.extend_from_slice(b"CEF:0|sipannotate|sipannotate|");
+    header(b, VERSION);
+    b.extend_from_slice(format!("|sip-security-{}|", v.name).as_bytes());
+    header(b, &v.title());
+    b.extend_from_slice(format!("|{}|", severity_0_10(v.severity)).as_bytes());
+    let mut e = Extension { b, first: true };
+    if let Some(ms) = v.millis {
+        e.put("rt", &ms.to_string());
+    }
+    e.put("src", v.source);
+    e.put("app", "SIP");
+    e.put("act", "detected");
+    e.put("cat", &v.summary());
+    e.put("cnt", &v.d.count.to_string());
+    e.put("cs1", &v.rule.mitre);
+    e.put("cs1Label", "mitreTechnique");
+    e.put("cs2", &v.rule.mitre_name);
+    e.put("cs2Label", "mitreTechniqueName");
+    e.put("cs3", v.evidence);
+    e.put("cs3Label", "evidence");
+    e.put("cn1", &v.d.total.to_string());
+    e.put("cn1Label", "sightingsTotal");
+    e.put("dvchost", capped(v.host));
+    e.put("msg", &v.message());
 }
 
 /// Appends one CEF record (no line break).

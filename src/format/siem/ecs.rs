@@ -7,7 +7,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{capped, severity_0_10, tag_of, uri_user, View};
+use super::{capped, severity_0_10, tag_of, uri_user, DetectionView, View};
 use crate::timestamp::millis_to_rfc3339;
 
 fn put(m: &mut Map<String, Value>, key: &str, value: Value) {
@@ -182,4 +182,60 @@ pub fn document(v: &View<'_>) -> Value {
 /// Appends one ECS JSON document (no line break).
 pub fn encode(b: &mut Vec<u8>, v: &View<'_>) {
     serde_json::to_writer(&mut *b, &document(v)).expect("JSON into a Vec");
+}
+
+/// Appends one security detection as an ECS alert: `event.kind: alert`,
+/// `event.category: intrusion_detection` (and `authentication` for failed
+/// logins), `source.ip`, `rule.name`, and the ATT&CK technique under
+/// `threat.*`.
+pub fn encode_detection(b: &mut Vec<u8>, v: &DetectionView<'_>) {
+    let mut category = vec!["intrusion_detection"];
+    if v.name == "auth-failure-burst" {
+        category.push("authentication");
+    }
+    let mut doc = Map::new();
+    if let Some(ms) = v.millis {
+        doc.insert("@timestamp".into(), json!(millis_to_rfc3339(ms)));
+    }
+    doc.insert("ecs".into(), json!({"version": "8.11.0"}));
+    doc.insert(
+        "event".into(),
+        json!({
+            "kind": "alert",
+            "category": category,
+            "type": ["info"],
+            "severity": severity_0_10(v.severity),
+            "count": v.d.count,
+            "dataset": "sipannotate.security",
+            "module": "sipannotate",
+            "action": v.name,
+        }),
+    );
+    doc.insert("source".into(), json!({"ip": v.source}));
+    doc.insert("host".into(), json!({"name": capped(v.host)}));
+    doc.insert(
+        "rule".into(),
+        json!({"name": v.name, "description": v.summary()}),
+    );
+    doc.insert(
+        "threat".into(),
+        json!({
+            "framework": "MITRE ATT&CK",
+            "technique": {"id": [v.rule.mitre], "name": [v.rule.mitre_name]},
+        }),
+    );
+    doc.insert("message".into(), json!(v.message()));
+    doc.insert(
+        "sipannotate".into(),
+        json!({
+            "type": "security",
+            "detection": v.name,
+            "total": v.d.total,
+            "suppressed": v.d.suppressed,
+            "evidence": v.evidence,
+            "when": v.texts.when,
+            "fix": v.texts.fix,
+        }),
+    );
+    serde_json::to_writer(&mut *b, &Value::Object(doc)).expect("JSON into a Vec");
 }

@@ -6,7 +6,36 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{capped, syslog_severity, View};
+use super::{capped, syslog_severity, DetectionView, View};
+
+/// Appends one security detection as a GELF 1.1 message.
+pub fn encode_detection(b: &mut Vec<u8>, v: &DetectionView<'_>) {
+    let mut m = Map::new();
+    m.insert("version".into(), json!("1.1"));
+    m.insert("host".into(), json!(capped(v.host)));
+    m.insert("short_message".into(), json!(v.title()));
+    m.insert(
+        "full_message".into(),
+        json!(format!("{}\nWhen: {}", v.message(), v.texts.when)),
+    );
+    if let Some(ms) = v.millis {
+        m.insert("timestamp".into(), json!(ms as f64 / 1000.0));
+    }
+    m.insert("level".into(), json!(syslog_severity(v.severity)));
+    for (k, val) in [
+        ("_type", json!("security")),
+        ("_detection", json!(v.name)),
+        ("_src", json!(v.source)),
+        ("_count", json!(v.d.count)),
+        ("_total", json!(v.d.total)),
+        ("_mitre_technique", json!(v.rule.mitre)),
+        ("_mitre_technique_name", json!(v.rule.mitre_name)),
+        ("_evidence", json!(v.evidence)),
+    ] {
+        m.insert(k.into(), val);
+    }
+    serde_json::to_writer(&mut *b, &Value::Object(m)).expect("JSON into a Vec");
+}
 
 /// Appends one GELF message (no terminator).
 pub fn encode(b: &mut Vec<u8>, v: &View<'_>) {

@@ -6,7 +6,8 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{capped, SiemOptions, View};
+use super::{capped, DetectionView, SiemOptions, View};
+use crate::catalog::Catalog;
 use crate::format::json::EventEncoder;
 
 /// Appends one HEC event (no line break).
@@ -42,6 +43,39 @@ pub fn encode(b: &mut Vec<u8>, v: &View<'_>, options: &SiemOptions, json: &mut E
         fields.insert(format!("label_{k}"), json!(capped(val)));
     }
     m.insert("fields".into(), Value::Object(fields));
+    serde_json::to_writer(&mut *b, &Value::Object(m)).expect("JSON into a Vec");
+}
+
+/// Appends one security detection as a HEC event: `event` is the
+/// `{"type":"security"}` finding, sourcetype `<hec_sourcetype's prefix>:security`.
+pub fn encode_detection(
+    b: &mut Vec<u8>,
+    v: &DetectionView<'_>,
+    options: &SiemOptions,
+    catalog: &Catalog,
+) {
+    let mut event = crate::format::findings::detection_json(catalog, v.d);
+    cap_strings(&mut event);
+    let prefix = options
+        .hec_sourcetype
+        .split(':')
+        .next()
+        .unwrap_or("sipannotate");
+    let mut m = Map::new();
+    if let Some(ms) = v.millis {
+        m.insert("time".into(), json!(ms as f64 / 1000.0));
+    }
+    m.insert("host".into(), json!(capped(v.host)));
+    m.insert("source".into(), json!("sipannotate:detector"));
+    m.insert("sourcetype".into(), json!(format!("{prefix}:security")));
+    if let Some(i) = &options.hec_index {
+        m.insert("index".into(), json!(i));
+    }
+    m.insert("event".into(), event);
+    m.insert(
+        "fields".into(),
+        json!({"detection": v.name, "src": v.source, "severity": v.severity.as_str(), "mitre_technique": v.rule.mitre}),
+    );
     serde_json::to_writer(&mut *b, &Value::Object(m)).expect("JSON into a Vec");
 }
 

@@ -5,7 +5,7 @@
 //! other control bytes spaces; `|` in header fields becomes `/`. `devTime`
 //! always comes with `devTimeFormat`.
 
-use super::{capped, push_char, severity_0_10, uri_user, LeefVersion, View};
+use super::{capped, push_char, severity_0_10, uri_user, DetectionView, LeefVersion, View};
 use crate::timestamp::millis_to_rfc3339;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -71,8 +71,8 @@ impl Attrs<'_> {
 }
 
 /// Appends one LEEF record (no line break).
-pub fn encode(b: &mut Vec<u8>, v: &View<'_>, version: LeefVersion, delim: u8) {
-    let ev = v.ev;
+/// The LEEF header up to the attributes; returns the attribute delimiter.
+fn start(b: &mut Vec<u8>, event_id: &str, version: LeefVersion, delim: u8) -> u8 {
     let delim = match version {
         LeefVersion::V1 => {
             b.extend_from_slice(b"LEEF:1.0|");
@@ -86,7 +86,7 @@ pub fn encode(b: &mut Vec<u8>, v: &View<'_>, version: LeefVersion, delim: u8) {
     header(b, "sipannotate");
     header(b, "sipannotate");
     header(b, VERSION);
-    header(b, &format!("SIP_RESPONSE_{}", ev.code));
+    header(b, event_id);
     if version == LeefVersion::V2 {
         if delim.is_ascii_graphic() {
             b.push(delim);
@@ -95,6 +95,37 @@ pub fn encode(b: &mut Vec<u8>, v: &View<'_>, version: LeefVersion, delim: u8) {
         }
         b.push(b'|');
     }
+    delim
+}
+
+/// Appends one security detection as a LEEF record (no line break).
+pub fn encode_detection(b: &mut Vec<u8>, v: &DetectionView<'_>, version: LeefVersion, delim: u8) {
+    let delim = start(b, &format!("SIP_SECURITY_{}", v.name), version, delim);
+    let mut a = Attrs {
+        b,
+        delim,
+        first: true,
+    };
+    if let Some(ms) = v.millis {
+        a.put("devTime", &millis_to_rfc3339(ms));
+        a.put("devTimeFormat", "yyyy-MM-dd'T'HH:mm:ss.SSSXXX");
+    }
+    a.put("cat", "SIP/security");
+    a.put("sev", &severity_0_10(v.severity).max(1).to_string());
+    a.put("src", v.source);
+    a.put("identHostName", capped(v.host));
+    a.put("detection", v.name);
+    a.put("count", &v.d.count.to_string());
+    a.put("total", &v.d.total.to_string());
+    a.put("mitreTechnique", &v.rule.mitre);
+    a.put("mitreTechniqueName", &v.rule.mitre_name);
+    a.put("evidence", v.evidence);
+    a.put("msg", &v.message());
+}
+
+pub fn encode(b: &mut Vec<u8>, v: &View<'_>, version: LeefVersion, delim: u8) {
+    let ev = v.ev;
+    let delim = start(b, &format!("SIP_RESPONSE_{}", ev.code), version, delim);
     let mut a = Attrs {
         b,
         delim,

@@ -3,7 +3,8 @@
 //! byte; inside quotes `\` and `"` are escaped and control bytes written as
 //! `\n`, `\r`, `\t` or `\u00XX`, so a record is always one line.
 
-use super::{capped, push_char, View};
+use super::{capped, push_char, DetectionView, View};
+use crate::timestamp::millis_to_rfc3339;
 
 /// Appends ` key=value` (no space before the record's first pair, which
 /// starts at `start`).
@@ -37,6 +38,23 @@ fn pair(b: &mut Vec<u8>, start: usize, key: &str, value: &str) {
 }
 
 /// Appends one logfmt record (no line break).
+/// Appends one security detection as a logfmt line.
+pub fn encode_detection(b: &mut Vec<u8>, v: &DetectionView<'_>) {
+    let start = b.len();
+    if let Some(ms) = v.millis {
+        pair(b, start, "ts", &millis_to_rfc3339(ms));
+    }
+    pair(b, start, "level", v.severity.as_str());
+    pair(b, start, "type", "security");
+    pair(b, start, "detection", v.name);
+    pair(b, start, "src", v.source);
+    pair(b, start, "count", &v.d.count.to_string());
+    pair(b, start, "total", &v.d.total.to_string());
+    pair(b, start, "mitre", &v.rule.mitre);
+    pair(b, start, "evidence", v.evidence);
+    pair(b, start, "msg", &v.message());
+}
+
 pub fn encode(b: &mut Vec<u8>, v: &View<'_>) {
     let ev = v.ev;
     let start = b.len();

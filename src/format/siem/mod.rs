@@ -4,6 +4,10 @@
 //! `gelf` (Graylog 1.1), `hec` (Splunk HTTP Event Collector), `syslog`
 //! (RFC 5424 with structured data) and `logfmt`.
 //!
+//! Security detections go through the same encodings (`encode_detection`
+//! in each module, from a [`DetectionView`]), so a SOC gets them in the
+//! format its rules already parse.
+//!
 //! Every encoder reads the same [`View`] of an event and writes exactly one
 //! record: whatever the log text holds (`|`, `=`, `\`, quotes, CR, LF, NUL,
 //! invalid UTF-8, 100 KB), it cannot end the record, add a field or start a
@@ -23,6 +27,7 @@ use serde::Deserialize;
 
 use crate::catalog::kb::{Severity, Texts};
 use crate::catalog::Catalog;
+use crate::correlate::security::{Detection, Rule};
 use crate::enrich::{annotate, Annotation};
 use crate::event::Event;
 use crate::format::json::EventEncoder;
@@ -339,6 +344,63 @@ impl<'a> View<'a> {
     }
 }
 
+/// Everything an encoder needs about one security detection.
+pub struct DetectionView<'a> {
+    pub d: &'a Detection,
+    pub name: &'static str,
+    pub rule: &'a Rule,
+    pub texts: &'a Texts,
+    pub severity: Severity,
+    pub host: &'a str,
+    /// When it fired on the time line, when the log gave full dates.
+    pub millis: Option<i64>,
+    /// The offending address (what a firewall rule takes).
+    pub source: &'a str,
+    /// What the last sighting was, capped.
+    pub evidence: &'a str,
+}
+
+/// Log times before this are times of day, not dates (2001-09-09).
+const DATED_MS: i64 = 1_000_000_000_000;
+
+impl<'a> DetectionView<'a> {
+    pub fn new(catalog: &'a Catalog, d: &'a Detection, host: &'a str) -> DetectionView<'a> {
+        let name = d.kind.name();
+        let rule = &catalog.security.detection[name];
+        let severity = serde_json::from_value(serde_json::Value::from(rule.severity.as_str()))
+            .unwrap_or(Severity::Error);
+        DetectionView {
+            d,
+            name,
+            rule,
+            texts: catalog.kb.detection(name),
+            severity,
+            host,
+            millis: (d.last_ms >= DATED_MS).then_some(d.last_ms),
+            source: capped(&d.source),
+            evidence: capped(&d.evidence),
+        }
+    }
+
+    /// "SIP security: auth-failure-burst from 203.0.113.7".
+    pub fn title(&self) -> String {
+        format!("SIP security: {} from {}", self.name, self.source)
+    }
+
+    /// The meaning, then the fix.
+    pub fn message(&self) -> String {
+        format!("{} Fix: {}", self.texts.meaning, self.texts.fix)
+    }
+
+    /// "auth-failure-burst: 11 sightings in 60 s (threshold 10)".
+    pub fn summary(&self) -> String {
+        format!(
+            "{}: {} sightings in {} s (threshold {})",
+            self.name, self.d.count, self.rule.window_secs, self.rule.threshold
+        )
+    }
+}
+
 /// Encodes events in one SIEM encoding.
 pub struct SiemEncoder<'c> {
     catalog: &'c Catalog,
@@ -387,6 +449,23 @@ impl<'c> SiemEncoder<'c> {
         }
         b.push(b'\n');
     }
+
+    /// Appends one security detection and its line break.
+    pub fn encode_detection(&self, b: &mut Vec<u8>, d: &Detection) {
+        let v = DetectionView::new(self.catalog, d, &self.machine);
+        match self.kind {
+            SiemKind::Ecs => ecs::encode_detection(b, &v),
+            SiemKind::Cef => cef::encode_detection(b, &v),
+            SiemKind::Leef => {
+                leef::encode_detection(b, &v, self.options.leef_version, self.leef_delimiter)
+            }
+            SiemKind::Gelf => gelf::encode_detection(b, &v),
+            SiemKind::Hec => hec::encode_detection(b, &v, &self.options, self.catalog),
+            SiemKind::Syslog => syslog::encode_detection(b, &v, &self.options),
+            SiemKind::Logfmt => logfmt::encode_detection(b, &v),
+        }
+        b.push(b'\n');
+    }
 }
 
 /// The annotate command's output in a SIEM encoding: events only.
@@ -412,6 +491,12 @@ impl<W: std::io::Write> crate::format::Output for SiemOutput<'_, W> {
     fn event(&mut self, input: &str, ev: &Event) -> std::io::Result<()> {
         self.buf.clear();
         self.encoder.encode(&mut self.buf, input, &self.labels, ev);
+        self.out.write_all(&self.buf)
+    }
+
+    fn detection(&mut self, d: &Detection) -> std::io::Result<()> {
+        self.buf.clear();
+        self.encoder.encode_detection(&mut self.buf, d);
         self.out.write_all(&self.buf)
     }
 

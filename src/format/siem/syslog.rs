@@ -6,7 +6,7 @@
 //! annotation, cut (never the structured data) to keep the record within
 //! `syslog_max_message_bytes`.
 
-use super::{capped, push_char, syslog_severity, SiemOptions, View};
+use super::{capped, push_char, syslog_severity, DetectionView, SiemOptions, View};
 use crate::timestamp::millis_to_rfc3339;
 
 /// Printable US-ASCII (33..126) only, at most `max` bytes, `-` when empty.
@@ -71,9 +71,18 @@ pub fn encode(b: &mut Vec<u8>, v: &View<'_>, options: &SiemOptions) {
     param(b, "format", v.format_id());
     param(b, "input", capped(v.input));
     b.extend_from_slice(b"] \xEF\xBB\xBF");
-    // The message: title and explanation, single line, within the size limit.
-    let mut msg = format!("{}: {}", v.title(), v.message());
-    msg = msg.replace(['\r', '\n', '\0'], " ");
+    message(
+        b,
+        start,
+        &format!("{}: {}", v.title(), v.message()),
+        options,
+    );
+}
+
+/// The message after the structured data: one line, cut to keep the record
+/// (which began at `start`) within the size limit.
+fn message(b: &mut Vec<u8>, start: usize, text: &str, options: &SiemOptions) {
+    let mut msg = text.replace(['\r', '\n', '\0'], " ");
     let room = options
         .syslog_max_message_bytes
         .saturating_sub(b.len() - start);
@@ -85,4 +94,33 @@ pub fn encode(b: &mut Vec<u8>, v: &View<'_>, options: &SiemOptions) {
         msg.truncate(end);
     }
     b.extend_from_slice(msg.as_bytes());
+}
+
+/// Appends one security detection as an RFC 5424 message (MSGID SIPSEC).
+pub fn encode_detection(b: &mut Vec<u8>, v: &DetectionView<'_>, options: &SiemOptions) {
+    let start = b.len();
+    let pri = u16::from(options.syslog_facility) * 8 + u16::from(syslog_severity(v.severity));
+    b.extend_from_slice(format!("<{pri}>1 ").as_bytes());
+    match v.millis {
+        Some(ms) => b.extend_from_slice(millis_to_rfc3339(ms).as_bytes()),
+        None => b.push(b'-'),
+    }
+    b.push(b' ');
+    header_field(b, v.host, 255);
+    b.extend_from_slice(b" sipannotate - SIPSEC [sipannotate@");
+    b.extend_from_slice(options.syslog_enterprise_number.to_string().as_bytes());
+    param(b, "detection", v.name);
+    param(b, "source", v.source);
+    param(b, "count", &v.d.count.to_string());
+    param(b, "total", &v.d.total.to_string());
+    param(b, "mitre", &v.rule.mitre);
+    param(b, "evidence", v.evidence);
+    param(b, "severity", v.severity.as_str());
+    b.extend_from_slice(b"] \xEF\xBB\xBF");
+    message(
+        b,
+        start,
+        &format!("{}: {}", v.title(), v.message()),
+        options,
+    );
 }
