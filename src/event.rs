@@ -34,6 +34,8 @@ pub struct Event {
     /// The `branch` parameter of the top Via: names the transaction at the
     /// hop that logged the message (RFC 3261 §17.2.3).
     pub via_branch: String,
+    /// The value of a B2BUA link header (`patterns/sip.toml` link_headers).
+    pub link: String,
     pub src: String,
     pub dst: String,
     /// A peer named by the log without saying which side it is.
@@ -71,6 +73,7 @@ impl Event {
         self.to.clear();
         self.user_agent.clear();
         self.via_branch.clear();
+        self.link.clear();
         self.src.clear();
         self.dst.clear();
         self.peer.clear();

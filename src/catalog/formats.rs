@@ -488,6 +488,9 @@ pub struct SipSyntax {
     pub line_separators: Vec<String>,
     /// Header names that end a reason phrase when a logger joined lines with spaces.
     pub inline_headers: Vec<String>,
+    /// Headers whose value ties the legs of one call through a B2BUA.
+    #[serde(default)]
+    pub link_headers: Vec<LinkHeader>,
     /// The separators, compiled (leftmost-longest: `#015#012` before `#012`).
     #[serde(skip)]
     separator_finder: Option<aho_corasick::AhoCorasick>,
@@ -495,7 +498,35 @@ pub struct SipSyntax {
     inline_finder: Option<aho_corasick::AhoCorasick>,
 }
 
+/// A header that links B2BUA legs: its whole value, or one parameter of it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkHeader {
+    pub name: String,
+    pub param: Option<String>,
+}
+
 impl SipSyntax {
+    /// The link value a header carries, if it is a link header: the named
+    /// parameter (`icid-value=abc;orig-ioi=x` gives `abc`), else the value.
+    pub fn link_value<'v>(&self, name: &[u8], value: &'v [u8]) -> Option<&'v [u8]> {
+        let h = self
+            .link_headers
+            .iter()
+            .find(|h| name.eq_ignore_ascii_case(h.name.as_bytes()))?;
+        let Some(param) = &h.param else {
+            return Some(value).filter(|v| !v.is_empty());
+        };
+        value.split(|b| *b == b';').find_map(|p| {
+            let eq = p.iter().position(|b| *b == b'=')?;
+            let (k, v) = (
+                crate::event::trim(&p[..eq]),
+                crate::event::trim(&p[eq + 1..]),
+            );
+            (k.eq_ignore_ascii_case(param.as_bytes()) && !v.is_empty()).then_some(v)
+        })
+    }
+
     /// Compiles the separators; call once after loading.
     pub fn compile(&mut self) -> Result<()> {
         let ac = aho_corasick::AhoCorasick::builder()

@@ -59,6 +59,8 @@ pub struct Sighting<'a> {
     pub cseq: Option<u32>,
     /// Top Via branch, empty when the log does not show it.
     pub branch: &'a str,
+    /// A B2BUA link header's value, empty when none.
+    pub link: &'a str,
     /// Whether the logger received the message (None: the log does not say).
     pub inbound: Option<bool>,
     /// 0 for a request.
@@ -189,6 +191,10 @@ pub struct CallRecord {
     pub user_agent: String,
     /// Closed because the table was full, not because the call ended.
     pub evicted: bool,
+    /// The B2BUA link value (X-CID, P-Charging-Vector icid) this call carried.
+    pub link: String,
+    /// Other calls seen with the same link value: the other legs.
+    pub linked: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -262,13 +268,28 @@ pub struct CallTable {
     pub evicted: u64,
     /// Responses seen again for a transaction that already had that code.
     pub retransmissions: u64,
+    /// B2BUA link groups by link value (at most one per open call).
+    links: HashMap<String, LinkGroup>,
 }
+
+/// The calls that carried one link value.
+#[derive(Debug, Default)]
+struct LinkGroup {
+    /// At most `MAX_LINKED`.
+    members: Vec<String>,
+    /// Members not closed yet.
+    open: u32,
+}
+
+/// Legs remembered per link value.
+const MAX_LINKED: usize = 8;
 
 impl CallTable {
     pub fn new(settings: CallSettings) -> CallTable {
         CallTable {
             settings,
             calls: HashMap::new(),
+            links: HashMap::new(),
             clock_ms: None,
             last_sweep_ms: i64::MIN,
             touches: 0,
@@ -323,6 +344,10 @@ impl CallTable {
             self.retransmissions += 1;
             call.rec.retransmissions += 1;
         }
+        if !s.link.is_empty() && call.rec.link.is_empty() {
+            call.rec.link.push_str(s.link);
+            self.join_link(s.call_id, s.link);
+        }
         new
     }
 
@@ -346,7 +371,58 @@ impl CallTable {
         let mut all: Vec<Call> = self.calls.drain().map(|(_, c)| c).collect();
         all.sort_by_key(|c| c.touched);
         let clock = self.clock_ms;
-        closed.extend(all.into_iter().map(|c| c.close(clock, false)));
+        for c in all {
+            let record = self.release(c, clock, false);
+            closed.push(record);
+        }
+    }
+
+    /// Puts a call in the group of its link value; a link that names a
+    /// Call-ID in the table (X-CID) brings that call into the group too.
+    fn join_link(&mut self, call_id: &str, link: &str) {
+        if link.is_empty() || self.links.len() >= self.settings.max_calls {
+            return;
+        }
+        let mut members = vec![call_id.to_string()];
+        if link != call_id {
+            if let Some(other) = self.calls.get_mut(link) {
+                if other.rec.link.is_empty() {
+                    other.rec.link.push_str(link);
+                    members.push(link.to_string());
+                }
+            }
+        }
+        let group = self.links.entry(link.to_string()).or_default();
+        for m in members {
+            if !group.members.contains(&m) && group.members.len() < MAX_LINKED {
+                group.members.push(m);
+                group.open += 1;
+            }
+        }
+    }
+
+    /// Closes a call that left the table; its record names the other legs
+    /// of its link group, and the group goes once its last call closed.
+    fn release(&mut self, call: Call, clock: Option<i64>, evicted: bool) -> CallRecord {
+        let mut record = call.close(clock, evicted);
+        if record.link.is_empty() {
+            return record;
+        }
+        if let Some(group) = self.links.get_mut(&record.link) {
+            record.linked = group
+                .members
+                .iter()
+                .filter(|m| **m != record.call_id)
+                .cloned()
+                .collect();
+            if group.members.contains(&record.call_id) {
+                group.open = group.open.saturating_sub(1);
+            }
+            if group.open == 0 {
+                self.links.remove(&record.link);
+            }
+        }
+        record
     }
 
     fn sweep(&mut self, closed: &mut Vec<CallRecord>) {
@@ -365,7 +441,8 @@ impl CallTable {
         due.sort();
         for (_, key) in due {
             if let Some(call) = self.calls.remove(&key) {
-                closed.push(call.close(Some(now), false));
+                let record = self.release(call, Some(now), false);
+                closed.push(record);
             }
         }
     }
@@ -381,7 +458,8 @@ impl CallTable {
         for (_, key) in order.into_iter().take(n) {
             if let Some(call) = self.calls.remove(&key) {
                 self.evicted += 1;
-                closed.push(call.close(self.clock_ms, true));
+                let record = self.release(call, self.clock_ms, true);
+                closed.push(record);
             }
         }
     }
@@ -431,6 +509,8 @@ impl Call {
                 to: s.to.to_string(),
                 user_agent: s.user_agent.to_string(),
                 evicted: false,
+                link: String::new(),
+                linked: Vec::new(),
             },
             last_ms: s.at_ms,
             touched: 0,
@@ -762,6 +842,7 @@ mod tests {
             method,
             cseq: Some(cseq),
             branch: "",
+            link: "",
             inbound: None,
             code,
             reason: "",
@@ -905,6 +986,38 @@ mod tests {
             leg(200, 3, "proxy", true),
         ]);
         assert_eq!((r.ladder.as_str(), r.retransmissions), ("CANCEL>200", 2));
+    }
+
+    #[test]
+    fn link_groups_name_the_other_legs_and_go_when_their_calls_close() {
+        let mut t = CallTable::new(CallSettings::default());
+        let (mut fin, mut closed) = (Vec::new(), Vec::new());
+        let mut a = sight("INVITE", 1, 0, 0);
+        a.call_id = "a";
+        let mut b = sight("INVITE", 1, 0, 5);
+        b.call_id = "b";
+        b.link = "a";
+        let mut c = sight("INVITE", 1, 0, 6);
+        c.call_id = "c";
+        c.link = "a";
+        for s in [a, b, c] {
+            t.observe(&s, &mut fin, &mut closed);
+        }
+        assert_eq!(t.links.len(), 1);
+        t.finish(&mut closed);
+        let legs: Vec<(String, Vec<String>)> = closed
+            .iter()
+            .map(|r| (r.call_id.clone(), r.linked.clone()))
+            .collect();
+        assert_eq!(
+            legs,
+            [
+                ("a".into(), vec!["b".into(), "c".into()]),
+                ("b".into(), vec!["a".into(), "c".into()]),
+                ("c".into(), vec!["b".into(), "a".into()]),
+            ]
+        );
+        assert!(t.links.is_empty(), "groups are bounded by open calls");
     }
 
     #[test]

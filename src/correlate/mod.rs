@@ -176,6 +176,7 @@ impl Correlator {
             method: &ev.method,
             cseq: ev.cseq,
             branch: &ev.via_branch,
+            link: &ev.link,
             inbound: ev.direction.map(|d| d == Direction::In),
             code: ev.code,
             reason: &ev.reason,

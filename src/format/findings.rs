@@ -110,9 +110,11 @@ pub fn call_json(catalog: &Catalog, c: &CallRecord) -> Value {
         ("from", &c.from),
         ("to", &c.to),
         ("user_agent", &c.user_agent),
+        ("link", &c.link),
     ] {
         m.insert(k.into(), opt_str(v));
     }
+    m.insert("linked_call_ids".into(), json!(c.linked));
     m.insert("evicted".into(), json!(c.evicted));
     Value::Object(m)
 }
@@ -201,6 +203,9 @@ pub fn call_text(catalog: &Catalog, c: &CallRecord) -> String {
         if let Some(ms) = v {
             s.push_str(&format!(" {k}={ms}ms"));
         }
+    }
+    if !c.linked.is_empty() {
+        s.push_str(&format!(" legs={}", c.linked.join(",")));
     }
     s.push_str(" \u{2014} ");
     s.push_str(&catalog.kb.flow(c.flow.name()).meaning);

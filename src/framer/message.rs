@@ -88,7 +88,7 @@ impl SipFrame {
         for_each_flat_line(rest, sip, |seg| {
             // Free text between flattened headers (vendor comments) is skipped.
             if open {
-                open = self.feed_text(seg, ev) != Feed::AbsorbedLast;
+                open = self.feed_text(seg, sip, ev) != Feed::AbsorbedLast;
             }
         });
         open
@@ -96,7 +96,7 @@ impl SipFrame {
 
     /// Offers the next physical line to the frame. (Flattened messages are
     /// read from their start line only: one log record, one message.)
-    pub fn feed(&mut self, line: &[u8], ev: &mut Event) -> Feed {
+    pub fn feed(&mut self, line: &[u8], sip: &SipSyntax, ev: &mut Event) -> Feed {
         self.lines += 1;
         self.bytes += line.len();
         if self.lines > MAX_FRAME_LINES || self.bytes > MAX_FRAME_BYTES {
@@ -107,7 +107,7 @@ impl SipFrame {
             Some(t) => t,
             None => return Feed::Closed,
         };
-        self.feed_text(text, ev)
+        self.feed_text(text, sip, ev)
     }
 
     /// The message text of a physical line: after the learned prefix when the
@@ -126,7 +126,7 @@ impl SipFrame {
         Some(line)
     }
 
-    fn feed_text(&mut self, text: &[u8], ev: &mut Event) -> Feed {
+    fn feed_text(&mut self, text: &[u8], sip: &SipSyntax, ev: &mut Event) -> Feed {
         let content = clean_value(text, self.dot_is_cr);
         match self.part {
             Part::Headers => {
@@ -142,7 +142,7 @@ impl SipFrame {
                 }
                 if let Some((name, value)) = split_header(content) {
                     ev.headers_seen = true;
-                    self.header(name, value, ev);
+                    self.header(name, value, sip, ev);
                     return Feed::Absorbed;
                 }
                 // Anything else (including folded headers, which loggers
@@ -165,8 +165,8 @@ impl SipFrame {
         }
     }
 
-    fn header(&mut self, name: &[u8], value: &[u8], ev: &mut Event) {
-        if let FrameHint::ContentLength(n) = apply_header(name, value, self.dot_is_cr, ev) {
+    fn header(&mut self, name: &[u8], value: &[u8], sip: &SipSyntax, ev: &mut Event) {
+        if let FrameHint::ContentLength(n) = apply_header(name, value, self.dot_is_cr, sip, ev) {
             self.content_length = n;
         }
     }
@@ -192,8 +192,15 @@ pub enum FrameHint {
 }
 
 /// Stores what a SIP header says in the event (first value wins): Call-ID,
-/// CSeq, From, To, User-Agent/Server, Reason, Warning, Retry-After, SDP.
-pub fn apply_header(name: &[u8], value: &[u8], dot_is_cr: bool, ev: &mut Event) -> FrameHint {
+/// CSeq, From, To, User-Agent/Server, Reason, Warning, Retry-After, SDP,
+/// the top Via branch, and a B2BUA link header's value.
+pub fn apply_header(
+    name: &[u8],
+    value: &[u8],
+    dot_is_cr: bool,
+    sip: &SipSyntax,
+    ev: &mut Event,
+) -> FrameHint {
     let value = clean_value(value, dot_is_cr);
     let is = |long: &str, short: &str| {
         name.eq_ignore_ascii_case(long.as_bytes())
@@ -249,6 +256,10 @@ pub fn apply_header(name: &[u8], value: &[u8], dot_is_cr: bool, ev: &mut Event) 
             ev.has_sdp = Some(false);
         }
         return FrameHint::ContentLength(n);
+    } else if ev.link.is_empty() {
+        if let Some(link) = sip.link_value(name, value) {
+            set_lossy(&mut ev.link, &link[..link.len().min(256)]);
+        }
     }
     FrameHint::None
 }
@@ -431,9 +442,9 @@ mod tests {
             b"CSeq: 7 INVITE",
             b"Content-Length: 0",
         ] {
-            assert_eq!(f.feed(line, &mut ev), Feed::Absorbed);
+            assert_eq!(f.feed(line, &syntax(), &mut ev), Feed::Absorbed);
         }
-        assert_eq!(f.feed(b"", &mut ev), Feed::AbsorbedLast);
+        assert_eq!(f.feed(b"", &syntax(), &mut ev), Feed::AbsorbedLast);
         assert_eq!(ev.call_id, "abc@h");
         assert_eq!(ev.cseq, Some(7));
         assert_eq!(ev.method, "INVITE");
@@ -447,13 +458,50 @@ mod tests {
             &b"Via: SIP/2.0/UDP 127.0.0.2:5060;rport=5060;BRANCH = z9hG4bK-1, SIP/2.0/UDP x;branch=z9hG4bK-2"[..],
             b"v: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK-3",
         ] {
-            assert_eq!(f.feed(line, &mut ev), Feed::Absorbed);
+            assert_eq!(f.feed(line, &syntax(), &mut ev), Feed::Absorbed);
         }
         assert_eq!(ev.via_branch, "z9hG4bK-1");
         let mut ev = Event::default();
-        apply_header(b"Via", b"SIP/2.0/UDP h;rport;branch=", false, &mut ev);
-        apply_header(b"Via", b"SIP/2.0/UDP h;received=1.2.3.4", false, &mut ev);
+        apply_header(
+            b"Via",
+            b"SIP/2.0/UDP h;rport;branch=",
+            false,
+            &syntax(),
+            &mut ev,
+        );
+        apply_header(
+            b"Via",
+            b"SIP/2.0/UDP h;received=1.2.3.4",
+            false,
+            &syntax(),
+            &mut ev,
+        );
         assert_eq!(ev.via_branch, "", "no branch value, none taken");
+    }
+
+    #[test]
+    fn link_headers_give_the_value_or_its_parameter() {
+        let mut sip: SipSyntax = toml::from_str(
+            "line_separators = []\ninline_headers = []\nlink_headers = [{ name = \"X-CID\" }, { name = \"P-Charging-Vector\", param = \"icid-value\" }]",
+        )
+        .unwrap();
+        sip.compile().unwrap();
+        let mut ev = Event::default();
+        apply_header(b"p-charging-vector", b"orig-ioi=a.net; icid-value=\"AyretyU0dm+6O2IrT5tAFrbHLso=\" ;icid-generated-at=192.0.2.1", false, &sip, &mut ev);
+        assert_eq!(ev.link, "\"AyretyU0dm+6O2IrT5tAFrbHLso=\"");
+        let mut ev = Event::default();
+        apply_header(
+            b"P-Charging-Vector",
+            b"orig-ioi=a.net",
+            false,
+            &sip,
+            &mut ev,
+        );
+        apply_header(b"X-CID", b"leg-a@192.0.2.1", false, &sip, &mut ev);
+        assert_eq!(
+            ev.link, "leg-a@192.0.2.1",
+            "no icid-value: the next link header counts"
+        );
     }
 
     #[test]
@@ -461,12 +509,18 @@ mod tests {
         let mut ev = Event::default();
         let mut f = SipFrame::new(b"NOTIFY sip:a@b SIP/2.0", 0, false);
         assert_eq!(
-            f.feed(b"Content-Type: message/sipfrag", &mut ev),
+            f.feed(b"Content-Type: message/sipfrag", &syntax(), &mut ev),
             Feed::Absorbed
         );
-        assert_eq!(f.feed(b"Content-Length: 16", &mut ev), Feed::Absorbed);
-        assert_eq!(f.feed(b"", &mut ev), Feed::Absorbed);
-        assert_eq!(f.feed(b"SIP/2.0 200 OK", &mut ev), Feed::AbsorbedLast);
+        assert_eq!(
+            f.feed(b"Content-Length: 16", &syntax(), &mut ev),
+            Feed::Absorbed
+        );
+        assert_eq!(f.feed(b"", &syntax(), &mut ev), Feed::Absorbed);
+        assert_eq!(
+            f.feed(b"SIP/2.0 200 OK", &syntax(), &mut ev),
+            Feed::AbsorbedLast
+        );
     }
 
     #[test]
@@ -476,7 +530,7 @@ mod tests {
         let at = memmem::find(start, b"SIP/2.0").unwrap();
         let mut f = SipFrame::new(start, at, false);
         let line = b"2016-11-04 08:07:45.936 [.INFO] [..MESSAGE] Call-ID: 487E666B ";
-        assert_eq!(f.feed(line, &mut ev), Feed::Absorbed);
+        assert_eq!(f.feed(line, &syntax(), &mut ev), Feed::Absorbed);
         assert_eq!(ev.call_id, "487E666B");
     }
 
@@ -485,7 +539,7 @@ mod tests {
         let mut ev = Event::default();
         let mut f = SipFrame::new(b"SIP/2.0 200 OK", 0, false);
         assert_eq!(
-            f.feed(b"[Nov 15 16:39:57] VERBOSE[1] x.c: y", &mut ev),
+            f.feed(b"[Nov 15 16:39:57] VERBOSE[1] x.c: y", &syntax(), &mut ev),
             Feed::Closed
         );
     }

@@ -401,7 +401,7 @@ impl<'c> Engine<'c> {
                 } else {
                     &mut self.event
                 };
-                match frame.feed(&self.buf[start..cstop], ev) {
+                match frame.feed(&self.buf[start..cstop], &self.catalog.sip, ev) {
                     Feed::Absorbed => {
                         return out.passthrough(&self.input, &self.buf[start..stop_nl], line_no)
                     }
@@ -434,7 +434,7 @@ impl<'c> Engine<'c> {
                 if member {
                     // tshark -V prints the message's headers indented.
                     if let Some((name, value)) = split_header(trim(&self.buf[start..cstop])) {
-                        message::apply_header(name, value, false, ev);
+                        message::apply_header(name, value, false, &self.catalog.sip, ev);
                     }
                     return out.passthrough(&self.input, &self.buf[start..stop_nl], line_no);
                 }

@@ -765,3 +765,87 @@ fn the_daemon_reports_calls_detections_stats_and_prometheus_metrics() {
     let got = series(&metrics, "sipannotate_kpi_ratio{kpi=\"asr\"}").unwrap();
     assert!((got - asr).abs() < 1e-4, "{got} vs {asr}");
 }
+
+#[test]
+fn b2bua_legs_are_linked_by_x_cid_and_by_the_charging_vector() {
+    let (caller, trunk) = ("198.51.100.9:5060", "203.0.113.50:5060");
+    let mut log = PjsipLog::new();
+    // A PBX bridges an inbound call (leg-a) to a trunk (leg-b, X-CID: leg-a);
+    // an SBC keeps one IMS charging id on both of its legs (ims-1, ims-2).
+    let icid =
+        "P-Charging-Vector: icid-value=\"AyretyU0dm+6O2IrT5tAFrbHLso=\";orig-ioi=home.example\n";
+    for (ms, received, peer, start, call_id, extra) in [
+        (0, true, caller, "INVITE sip:200@pbx SIP/2.0", "leg-a", ""),
+        (
+            10,
+            false,
+            trunk,
+            "INVITE sip:+4930123@trunk SIP/2.0",
+            "leg-b",
+            "X-CID: leg-a\n",
+        ),
+        (
+            900,
+            true,
+            trunk,
+            "SIP/2.0 486 Busy Here",
+            "leg-b",
+            "X-CID: leg-a\n",
+        ),
+        (910, false, caller, "SIP/2.0 486 Busy Here", "leg-a", ""),
+        (
+            2000,
+            true,
+            caller,
+            "INVITE sip:201@pbx SIP/2.0",
+            "ims-1",
+            icid,
+        ),
+        (
+            2010,
+            false,
+            trunk,
+            "INVITE sip:+4930124@trunk SIP/2.0",
+            "ims-2",
+            icid,
+        ),
+        (2500, true, trunk, "SIP/2.0 603 Decline", "ims-2", icid),
+        (2510, false, caller, "SIP/2.0 603 Decline", "ims-1", icid),
+        (
+            3000,
+            true,
+            caller,
+            "INVITE sip:202@pbx SIP/2.0",
+            "alone",
+            "",
+        ),
+        (3100, false, caller, "SIP/2.0 486 Busy Here", "alone", ""),
+    ] {
+        log.msg(ms, received, peer, start, call_id, "1 INVITE", "200", extra);
+    }
+    let calls = findings("call", &["--calls"], &log.text);
+    let by_id = |id: &str| calls.iter().find(|c| c["call_id"] == id).unwrap();
+    assert_eq!(
+        by_id("leg-a")["linked_call_ids"],
+        serde_json::json!(["leg-b"])
+    );
+    assert_eq!(
+        by_id("leg-b")["linked_call_ids"],
+        serde_json::json!(["leg-a"])
+    );
+    assert_eq!(by_id("leg-b")["link"], "leg-a");
+    assert_eq!(
+        by_id("ims-1")["linked_call_ids"],
+        serde_json::json!(["ims-2"])
+    );
+    assert_eq!(
+        by_id("ims-2")["linked_call_ids"],
+        serde_json::json!(["ims-1"])
+    );
+    assert_eq!(by_id("ims-1")["link"], "\"AyretyU0dm+6O2IrT5tAFrbHLso=\"");
+    assert_eq!(by_id("alone")["linked_call_ids"], serde_json::json!([]));
+    assert!(by_id("alone")["link"].is_null());
+    for id in ["leg-a", "leg-b"] {
+        assert_eq!(by_id(id)["flow"], "busy", "{id}");
+    }
+}
