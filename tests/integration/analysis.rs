@@ -849,3 +849,90 @@ fn b2bua_legs_are_linked_by_x_cid_and_by_the_charging_vector() {
         assert_eq!(by_id(id)["flow"], "busy", "{id}");
     }
 }
+
+#[test]
+fn reliable_provisionals_and_glare_are_recognised() {
+    let p = "198.51.100.9:5060";
+    let sdp = "Content-Type: application/sdp\nContent-Length: 10\n\nv=0\no=- 1\n\n";
+    let mut log = PjsipLog::new();
+    // 100rel: 183 with SDP, PRACK and its 200, then the INVITE's 200.
+    for (ms, received, start, cseq, extra) in [
+        (
+            0,
+            true,
+            "INVITE sip:200@pbx SIP/2.0",
+            "1 INVITE",
+            "Supported: 100rel\n",
+        ),
+        (20, false, "SIP/2.0 100 Trying", "1 INVITE", ""),
+        (400, false, "SIP/2.0 183 Session Progress", "1 INVITE", sdp),
+        (
+            410,
+            true,
+            "PRACK sip:200@pbx SIP/2.0",
+            "2 PRACK",
+            "RAck: 1 1 INVITE\n",
+        ),
+        (420, false, "SIP/2.0 200 OK", "2 PRACK", ""),
+        (5000, false, "SIP/2.0 200 OK", "1 INVITE", ""),
+        (5010, true, "ACK sip:200@pbx SIP/2.0", "1 ACK", ""),
+        (65000, true, "BYE sip:200@pbx SIP/2.0", "3 BYE", ""),
+        (65010, false, "SIP/2.0 200 OK", "3 BYE", ""),
+    ] {
+        log.msg(ms, received, p, start, "prack-call", cseq, "200", extra);
+    }
+    // Glare: both sides re-INVITE an answered call at once; one gets 491.
+    for (ms, received, start, cseq) in [
+        (0, true, "INVITE sip:201@pbx SIP/2.0", "1 INVITE"),
+        (900, false, "SIP/2.0 200 OK", "1 INVITE"),
+        (910, true, "ACK sip:201@pbx SIP/2.0", "1 ACK"),
+        (30000, true, "INVITE sip:201@pbx SIP/2.0", "2 INVITE"),
+        (30005, false, "SIP/2.0 491 Request Pending", "2 INVITE"),
+        (34000, true, "BYE sip:201@pbx SIP/2.0", "3 BYE"),
+        (34010, false, "SIP/2.0 200 OK", "3 BYE"),
+    ] {
+        log.msg(ms, received, p, start, "glare-call", cseq, "201", "");
+    }
+    // Glare on the initial INVITE: the far end's own INVITE crossed ours.
+    log.msg(
+        40000,
+        false,
+        p,
+        "INVITE sip:202@far SIP/2.0",
+        "crossed",
+        "1 INVITE",
+        "202",
+        "",
+    )
+    .msg(
+        40050,
+        true,
+        p,
+        "SIP/2.0 491 Request Pending",
+        "crossed",
+        "1 INVITE",
+        "202",
+        "",
+    );
+    let calls = findings("call", &["--calls"], &log.text);
+    let by_id = |id: &str| calls.iter().find(|c| c["call_id"] == id).unwrap();
+    let prack = by_id("prack-call");
+    assert_eq!(prack["flow"], "answered");
+    assert_eq!(prack["prack"], true);
+    assert_eq!(prack["early_media"], true);
+    assert_eq!(
+        prack["ladder"],
+        "INVITE>100>183+sdp>PRACK>200>200>ACK>BYE>200"
+    );
+    assert_eq!(prack["srd_ms"], 400, "post-dial delay to the 183");
+    assert_eq!(prack["setup_ms"], 5000);
+    assert_eq!(prack["attempts"], 1, "the PRACK is not an attempt");
+    let glare = by_id("glare-call");
+    assert_eq!(
+        glare["flow"], "answered",
+        "a 491 on a re-INVITE leaves the call up"
+    );
+    assert_eq!(glare["reinvites"], 1);
+    assert_eq!(glare["duration_ms"], 33100);
+    assert_eq!(by_id("crossed")["flow"], "glare");
+}
