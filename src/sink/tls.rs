@@ -1,6 +1,9 @@
 //! TLS for the syslog sink (RFC 5425) with rustls: the receiver's chain is
 //! checked against a CA file (or the system's roots) and its name against
-//! `server_name` (default: the host part of the address), always; a client
+//! `server_name` (default: the host part of the address), always; or, where
+//! there is no PKI (a receiver with a self-signed certificate), the
+//! receiver's certificate is pinned by its SHA-256 fingerprint (RFC 5425
+//! §4.2.2 and §5.2), the handshake signature still checked. A client
 //! certificate is sent when one is configured. Connections are plain
 //! `TcpStream`s or rustls streams behind one type.
 
@@ -9,10 +12,13 @@ use std::net::TcpStream;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, StreamOwned};
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 /// `[output.tls]`
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -25,6 +31,102 @@ pub struct TlsConfig {
     pub key_file: Option<PathBuf>,
     /// The name the receiver's certificate must carry; default: the address's host.
     pub server_name: Option<String>,
+    /// Instead of a CA: the SHA-256 fingerprints of the receiver's
+    /// certificate (`SHA-256:AB:CD:...`, as `openssl x509 -fingerprint
+    /// -sha256` prints it; colons and case do not matter). Several allow a
+    /// certificate change without a gap.
+    #[serde(default)]
+    pub fingerprints: Vec<String>,
+}
+
+/// Parses `SHA-256:AB:CD:..` (or bare hex) into 32 bytes.
+fn parse_fingerprint(s: &str) -> Result<[u8; 32], String> {
+    let mut t = s.trim();
+    for prefix in [
+        "SHA-256:",
+        "sha-256:",
+        "SHA256:",
+        "sha256:",
+        "SHA256 Fingerprint=",
+        "sha256 Fingerprint=",
+    ] {
+        if let Some(rest) = t.strip_prefix(prefix) {
+            t = rest;
+        }
+    }
+    let hex: String = t
+        .chars()
+        .filter(|c| *c != ':' && !c.is_whitespace())
+        .collect();
+    if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(format!(
+            "tls.fingerprints: \"{s}\" is not a SHA-256 fingerprint (64 hex digits, e.g. from `openssl x509 -noout -fingerprint -sha256 -in cert.pem`)"
+        ));
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex digits");
+    }
+    Ok(out)
+}
+
+fn colon_hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// Accepts exactly the certificates pinned by fingerprint; the handshake
+/// signature is still verified, so the peer must hold the pinned key.
+#[derive(Debug)]
+struct PinnedCert {
+    pins: Vec<[u8; 32]>,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for PinnedCert {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let got: [u8; 32] = Sha256::digest(end_entity.as_ref()).into();
+        if self.pins.contains(&got) {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General(format!(
+                "certificate fingerprint SHA-256:{} is not one of tls.fingerprints",
+                colon_hex(&got)
+            )))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
 }
 
 /// A ready client configuration.
@@ -41,8 +143,21 @@ fn invalid(msg: String) -> io::Error {
 impl Tls {
     /// Loads certificates and keys; errors name the file.
     pub fn new(cfg: &TlsConfig, address: &str) -> io::Result<Tls> {
+        let pins = cfg
+            .fingerprints
+            .iter()
+            .map(|f| parse_fingerprint(f))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(invalid)?;
+        if !pins.is_empty() && cfg.ca_file.is_some() {
+            return Err(invalid(
+                "tls: give ca_file or fingerprints, not both (a pinned certificate needs no CA)"
+                    .into(),
+            ));
+        }
         let mut roots = RootCertStore::empty();
         match &cfg.ca_file {
+            _ if !pins.is_empty() => {}
             Some(ca) => {
                 let certs = CertificateDer::pem_file_iter(ca)
                     .map_err(|e| invalid(format!("tls.ca_file {}: {e}", ca.display())))?;
@@ -67,10 +182,17 @@ impl Tls {
             }
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = ClientConfig::builder_with_provider(provider)
+        let algorithms = provider.signature_verification_algorithms;
+        let versions = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .map_err(|e| invalid(format!("tls: {e}")))?
-            .with_root_certificates(roots);
+            .map_err(|e| invalid(format!("tls: {e}")))?;
+        let builder = if pins.is_empty() {
+            versions.with_root_certificates(roots)
+        } else {
+            versions
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(PinnedCert { pins, algorithms }))
+        };
         let config = match (&cfg.cert_file, &cfg.key_file) {
             (Some(c), Some(k)) => {
                 let chain = CertificateDer::pem_file_iter(c)
@@ -178,5 +300,44 @@ impl Write for Conn {
             Conn::Plain(s) => s.flush(),
             Conn::Tls(t) => t.flush(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_parse_as_openssl_prints_them_and_nothing_else() {
+        let hex = "AB:".repeat(31) + "CD";
+        let want = {
+            let mut b = [0xABu8; 32];
+            b[31] = 0xCD;
+            b
+        };
+        for s in [
+            format!("sha256 Fingerprint={hex}"),
+            format!("SHA-256:{hex}"),
+            hex.to_lowercase(),
+            hex.replace(':', ""),
+        ] {
+            assert_eq!(parse_fingerprint(&s), Ok(want), "{s}");
+        }
+        for bad in [
+            "",
+            "SHA-256:AB",
+            "zz".repeat(32).as_str(),
+            &("AB".repeat(33)),
+        ] {
+            let e = parse_fingerprint(bad).unwrap_err();
+            assert!(e.contains("tls.fingerprints"), "{e}");
+        }
+        let cfg = TlsConfig {
+            ca_file: Some("/etc/ssl/x.pem".into()),
+            fingerprints: vec![hex.clone()],
+            ..TlsConfig::default()
+        };
+        let e = Tls::new(&cfg, "127.0.0.1:6514").err().unwrap().to_string();
+        assert!(e.contains("not both"), "{e}");
     }
 }

@@ -427,7 +427,7 @@ fn test_pki(dir: &Path) {
 }
 
 #[test]
-fn tls_syslog_reaches_real_rsyslog_and_a_wrong_server_name_is_refused() {
+fn tls_syslog_reaches_real_rsyslog_and_a_wrong_server_name_or_pin_is_refused() {
     debian_tool(
         "/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_ossl.so",
         "rsyslog-openssl",
@@ -476,7 +476,6 @@ fn tls_syslog_reaches_real_rsyslog_and_a_wrong_server_name_is_refused() {
     let mut daemon = start(&cfg, Stdio::null());
     std::thread::sleep(Duration::from_secs(2));
     terminate(&mut daemon);
-    terminate(&mut rsyslog);
     assert_eq!(
         call_ids_in(&dir.join("tls.log")).len(),
         before,
@@ -485,6 +484,61 @@ fn tls_syslog_reaches_real_rsyslog_and_a_wrong_server_name_is_refused() {
     let err = fs::read_to_string(other.join("daemon.err")).unwrap();
     assert!(
         err.contains("NotValidForName") || err.contains("certificate"),
+        "{err}"
+    );
+
+    // No CA, the receiver's certificate pinned by its SHA-256 fingerprint as
+    // openssl prints it (RFC 5425 §5.2): delivered; pinned to another
+    // certificate (the CA's): refused, and the log says which one it got.
+    let fingerprint = |pem: &str| -> String {
+        let out = Command::new("openssl")
+            .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+            .arg(dir.join(pem))
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let pinned = |fp: &str| {
+        format!(
+            "[[output]]\ntype = \"syslog\"\naddress = \"127.0.0.1:{port}\"\ntransport = \"tls\"\n\
+             tls = {{ fingerprints = [\"{fp}\"] }}\n"
+        )
+    };
+    let server_fp = fingerprint("server.pem");
+    assert!(server_fp.contains("Fingerprint="), "{server_fp}");
+    let pin_dir = scratch("sink-tls-pinned");
+    let cfg = daemon_config(&pin_dir, &log, &pinned(&server_fp));
+    let before = call_ids_in(&dir.join("tls.log")).len();
+    let mut daemon = start(&cfg, Stdio::null());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while call_ids_in(&dir.join("tls.log")).len() < before + 100 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    terminate(&mut daemon);
+    let all = call_ids_in(&dir.join("tls.log"));
+    assert_eq!(
+        all[before..].to_vec(),
+        (0..100).collect::<Vec<_>>(),
+        "pinned: each event once, in order"
+    );
+    let wrong_dir = scratch("sink-tls-wrong-pin");
+    let cfg = daemon_config(&wrong_dir, &log, &pinned(&fingerprint("ca.pem")));
+    let before = all.len();
+    let mut daemon = start(&cfg, Stdio::null());
+    std::thread::sleep(Duration::from_secs(2));
+    terminate(&mut daemon);
+    terminate(&mut rsyslog);
+    assert_eq!(
+        call_ids_in(&dir.join("tls.log")).len(),
+        before,
+        "sent to an unpinned certificate"
+    );
+    let err = fs::read_to_string(wrong_dir.join("daemon.err")).unwrap();
+    let got = server_fp.rsplit('=').next().unwrap();
+    assert!(
+        err.contains(&format!(
+            "certificate fingerprint SHA-256:{got} is not one of tls.fingerprints"
+        )),
         "{err}"
     );
 }
