@@ -11,6 +11,7 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, WebPkiSupportedAlgorithms};
@@ -230,8 +231,49 @@ impl Tls {
         while stream.conn.is_handshaking() {
             stream.conn.complete_io(&mut stream.sock)?;
         }
+        if stream.conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3) {
+            await_verdict(&mut stream)?;
+        }
         Ok(Conn::Tls(Box::new(stream)))
     }
+}
+
+/// How long a TLS 1.3 connection waits for the receiver's verdict on it.
+const VERDICT_WAIT: Duration = Duration::from_millis(500);
+
+/// TLS 1.3 ends the client's handshake before the receiver has judged the
+/// client (its certificate, or the lack of one); the verdict, session
+/// tickets or an alert, follows at once. Waiting briefly for it makes a
+/// refusal an error here, with its reason, instead of records written into
+/// a connection the receiver is closing.
+fn await_verdict(stream: &mut StreamOwned<ClientConnection, TcpStream>) -> io::Result<()> {
+    let hint = "does the receiver require a client certificate? set tls.cert_file and tls.key_file";
+    stream.sock.set_read_timeout(Some(VERDICT_WAIT))?;
+    let verdict = match stream.conn.read_tls(&mut stream.sock) {
+        Ok(0) => Err(io::Error::other(format!(
+            "tls: the receiver closed the connection after the handshake ({hint})"
+        ))),
+        Ok(_) => match stream.conn.process_new_packets() {
+            Ok(state) if state.peer_has_closed() => Err(io::Error::other(format!(
+                "tls: the receiver closed the connection after the handshake ({hint})"
+            ))),
+            Ok(_) => Ok(()),
+            Err(e) => Err(io::Error::other(format!(
+                "tls: the receiver refused the connection: {e} ({hint})"
+            ))),
+        },
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(e),
+    };
+    stream.sock.set_read_timeout(None)?;
+    verdict
 }
 
 /// A connection to a receiver.

@@ -360,7 +360,8 @@ fn real_rsyslog_hands_messages_to_sipannotate_as_its_omprog_output() {
     assert_eq!(ids, ["op-0", "op-2", "op-4", "op-6", "op-8"]);
 }
 
-/// A test CA and a server certificate for localhost/127.0.0.1, made with openssl.
+/// A test CA, a server certificate for localhost/127.0.0.1 and a client
+/// certificate, made with openssl.
 fn test_pki(dir: &Path) {
     let openssl = debian_tool("/usr/bin/openssl", "openssl", "openssl");
     let run = |args: &[&str]| {
@@ -424,6 +425,110 @@ fn test_pki(dir: &Path) {
         "-extfile",
         "server.ext",
     ]);
+    fs::write(
+        dir.join("client.ext"),
+        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "client.key",
+        "-out",
+        "client.csr",
+        "-subj",
+        "/CN=sipannotate",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "client.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "client.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "client.ext",
+    ]);
+}
+
+#[test]
+fn mutual_tls_to_rsyslog_needs_the_client_certificate() {
+    debian_tool(
+        "/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_ossl.so",
+        "rsyslog-openssl",
+        "rsyslog's OpenSSL driver",
+    );
+    let dir = scratch("sink-mtls");
+    test_pki(&dir);
+    let port = free_port();
+    // The receiver wants a client certificate signed by the CA.
+    let conf = format!(
+        "global(DefaultNetstreamDriver=\"ossl\" DefaultNetstreamDriverCAFile=\"{d}/ca.pem\" \
+                DefaultNetstreamDriverCertFile=\"{d}/server.pem\" DefaultNetstreamDriverKeyFile=\"{d}/server.key\")\n\
+         template(name=\"raw\" type=\"string\" string=\"%rawmsg%\\n\")\n\
+         module(load=\"imtcp\" StreamDriver.Name=\"ossl\" StreamDriver.Mode=\"1\" StreamDriver.AuthMode=\"x509/certvalid\")\n\
+         input(type=\"imtcp\" address=\"127.0.0.1\" port=\"{port}\" ruleset=\"tls\")\n\
+         ruleset(name=\"tls\") {{ action(type=\"omfile\" file=\"{d}/mtls.log\" template=\"raw\") }}\n",
+        d = dir.display()
+    );
+    let mut rsyslog = start_rsyslog(&dir.join("rsyslog"), &conf, None, Some(port));
+    let log = dir.join("pbx.log");
+    let mut f = fs::File::create(&log).unwrap();
+    for n in 0..50 {
+        f.write_all(&record(n)).unwrap();
+    }
+    drop(f);
+    let output = |client: &str| {
+        format!(
+            "[[output]]\ntype = \"syslog\"\naddress = \"127.0.0.1:{port}\"\ntransport = \"tls\"\n\
+             tls = {{ ca_file = \"{d}/ca.pem\", server_name = \"localhost\"{client} }}\n",
+            d = dir.display()
+        )
+    };
+    // Without a client certificate rsyslog takes nothing.
+    let anon = scratch("sink-mtls-anonymous");
+    let cfg = daemon_config(&anon, &log, &output(""));
+    let mut daemon = start(&cfg, Stdio::null());
+    std::thread::sleep(Duration::from_secs(2));
+    terminate(&mut daemon);
+    assert!(
+        call_ids_in(&dir.join("mtls.log")).is_empty(),
+        "rsyslog took events from a client without a certificate"
+    );
+    let err = fs::read_to_string(anon.join("daemon.err")).unwrap();
+    assert!(
+        err.contains("tls: the receiver") && err.contains("tls.cert_file"),
+        "the refusal is reported with what to do: {err}"
+    );
+    assert!(
+        !err.contains("50 delivered"),
+        "refused events are not counted as delivered: {err}"
+    );
+    // With it: every event once, in order.
+    let with_cert = format!(
+        ", cert_file = \"{d}/client.pem\", key_file = \"{d}/client.key\"",
+        d = dir.display()
+    );
+    let cfg = daemon_config(&dir, &log, &output(&with_cert));
+    let mut daemon = start(&cfg, Stdio::null());
+    let ids = wait_distinct(&dir.join("mtls.log"), 50, Duration::from_secs(20));
+    terminate(&mut daemon);
+    terminate(&mut rsyslog);
+    assert_eq!(
+        ids,
+        (0..50).collect::<Vec<_>>(),
+        "mutual TLS: each event once, in order"
+    );
 }
 
 #[test]
