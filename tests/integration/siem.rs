@@ -254,6 +254,24 @@ fn shape(kind: SiemKind, options: &SiemOptions, rec: &str) -> String {
     }
 }
 
+/// Every SIEM encoding, LEEF in both versions.
+fn every_encoding() -> Vec<(SiemKind, SiemOptions)> {
+    let leef1 = SiemOptions {
+        leef_version: LeefVersion::V1,
+        ..SiemOptions::default()
+    };
+    vec![
+        (SiemKind::Ecs, SiemOptions::default()),
+        (SiemKind::Cef, SiemOptions::default()),
+        (SiemKind::Leef, SiemOptions::default()),
+        (SiemKind::Leef, leef1),
+        (SiemKind::Gelf, SiemOptions::default()),
+        (SiemKind::Hec, SiemOptions::default()),
+        (SiemKind::Syslog, SiemOptions::default()),
+        (SiemKind::Logfmt, SiemOptions::default()),
+    ]
+}
+
 #[test]
 fn hostile_values_never_break_framing_add_fields_or_split_records() {
     let big = "A|B=C\\".repeat(20_000);
@@ -272,20 +290,7 @@ fn hostile_values_never_break_framing_add_fields_or_split_records() {
         "\"} {\"code\":999",
         big.as_str(),
     ];
-    let leef1 = SiemOptions {
-        leef_version: LeefVersion::V1,
-        ..SiemOptions::default()
-    };
-    let cases = [
-        (SiemKind::Ecs, SiemOptions::default()),
-        (SiemKind::Cef, SiemOptions::default()),
-        (SiemKind::Leef, SiemOptions::default()),
-        (SiemKind::Leef, leef1),
-        (SiemKind::Gelf, SiemOptions::default()),
-        (SiemKind::Hec, SiemOptions::default()),
-        (SiemKind::Syslog, SiemOptions::default()),
-        (SiemKind::Logfmt, SiemOptions::default()),
-    ];
+    let cases = every_encoding();
     for (kind, options) in &cases {
         let benign = encode(*kind, options, &event("Busy Here"));
         let benign = String::from_utf8(benign).unwrap();
@@ -346,20 +351,7 @@ fn detections_in_every_encoding_keep_their_shape_whatever_the_evidence() {
         "\"} {\"type\":\"response\"",
         big.as_str(),
     ];
-    let leef1 = SiemOptions {
-        leef_version: LeefVersion::V1,
-        ..SiemOptions::default()
-    };
-    let cases = [
-        (SiemKind::Ecs, SiemOptions::default()),
-        (SiemKind::Cef, SiemOptions::default()),
-        (SiemKind::Leef, SiemOptions::default()),
-        (SiemKind::Leef, leef1),
-        (SiemKind::Gelf, SiemOptions::default()),
-        (SiemKind::Hec, SiemOptions::default()),
-        (SiemKind::Syslog, SiemOptions::default()),
-        (SiemKind::Logfmt, SiemOptions::default()),
-    ];
+    let cases = every_encoding();
     for (kind, options) in &cases {
         let enc = SiemEncoder::new(catalog(), *kind, options.clone());
         let record = |evidence: &str| {

@@ -7,7 +7,7 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -461,33 +461,46 @@ fn test_pki(dir: &Path) {
     ]);
 }
 
-#[test]
-fn mutual_tls_to_rsyslog_needs_the_client_certificate() {
+/// A real rsyslog with imtcp over its OpenSSL driver (test PKI made in a
+/// fresh `name` directory), authenticating clients as `auth_mode` says and
+/// writing what it receives to `file` there.
+fn tls_receiver(name: &str, auth_mode: &str, file: &str) -> (PathBuf, u16, std::process::Child) {
     debian_tool(
         "/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_ossl.so",
         "rsyslog-openssl",
         "rsyslog's OpenSSL driver",
     );
-    let dir = scratch("sink-mtls");
+    let dir = scratch(name);
     test_pki(&dir);
     let port = free_port();
-    // The receiver wants a client certificate signed by the CA.
     let conf = format!(
         "global(DefaultNetstreamDriver=\"ossl\" DefaultNetstreamDriverCAFile=\"{d}/ca.pem\" \
                 DefaultNetstreamDriverCertFile=\"{d}/server.pem\" DefaultNetstreamDriverKeyFile=\"{d}/server.key\")\n\
          template(name=\"raw\" type=\"string\" string=\"%rawmsg%\\n\")\n\
-         module(load=\"imtcp\" StreamDriver.Name=\"ossl\" StreamDriver.Mode=\"1\" StreamDriver.AuthMode=\"x509/certvalid\")\n\
+         module(load=\"imtcp\" StreamDriver.Name=\"ossl\" StreamDriver.Mode=\"1\" StreamDriver.AuthMode=\"{auth_mode}\")\n\
          input(type=\"imtcp\" address=\"127.0.0.1\" port=\"{port}\" ruleset=\"tls\")\n\
-         ruleset(name=\"tls\") {{ action(type=\"omfile\" file=\"{d}/mtls.log\" template=\"raw\") }}\n",
+         ruleset(name=\"tls\") {{ action(type=\"omfile\" file=\"{d}/{file}\" template=\"raw\") }}\n",
         d = dir.display()
     );
-    let mut rsyslog = start_rsyslog(&dir.join("rsyslog"), &conf, None, Some(port));
+    let rsyslog = start_rsyslog(&dir.join("rsyslog"), &conf, None, Some(port));
+    (dir, port, rsyslog)
+}
+
+/// `pbx.log` in `dir` with records 0..n.
+fn records_file(dir: &Path, n: u64) -> PathBuf {
     let log = dir.join("pbx.log");
     let mut f = fs::File::create(&log).unwrap();
-    for n in 0..50 {
-        f.write_all(&record(n)).unwrap();
+    for i in 0..n {
+        f.write_all(&record(i)).unwrap();
     }
-    drop(f);
+    log
+}
+
+#[test]
+fn mutual_tls_to_rsyslog_needs_the_client_certificate() {
+    // The receiver wants a client certificate signed by the CA.
+    let (dir, port, mut rsyslog) = tls_receiver("sink-mtls", "x509/certvalid", "mtls.log");
+    let log = records_file(&dir, 50);
     let output = |client: &str| {
         format!(
             "[[output]]\ntype = \"syslog\"\naddress = \"127.0.0.1:{port}\"\ntransport = \"tls\"\n\
@@ -533,30 +546,8 @@ fn mutual_tls_to_rsyslog_needs_the_client_certificate() {
 
 #[test]
 fn tls_syslog_reaches_real_rsyslog_and_a_wrong_server_name_or_pin_is_refused() {
-    debian_tool(
-        "/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_ossl.so",
-        "rsyslog-openssl",
-        "rsyslog's OpenSSL driver",
-    );
-    let dir = scratch("sink-tls");
-    test_pki(&dir);
-    let port = free_port();
-    let conf = format!(
-        "global(DefaultNetstreamDriver=\"ossl\" DefaultNetstreamDriverCAFile=\"{d}/ca.pem\" \
-                DefaultNetstreamDriverCertFile=\"{d}/server.pem\" DefaultNetstreamDriverKeyFile=\"{d}/server.key\")\n\
-         template(name=\"raw\" type=\"string\" string=\"%rawmsg%\\n\")\n\
-         module(load=\"imtcp\" StreamDriver.Name=\"ossl\" StreamDriver.Mode=\"1\" StreamDriver.AuthMode=\"anon\")\n\
-         input(type=\"imtcp\" address=\"127.0.0.1\" port=\"{port}\" ruleset=\"tls\")\n\
-         ruleset(name=\"tls\") {{ action(type=\"omfile\" file=\"{d}/tls.log\" template=\"raw\") }}\n",
-        d = dir.display()
-    );
-    let mut rsyslog = start_rsyslog(&dir.join("rsyslog"), &conf, None, Some(port));
-    let log = dir.join("pbx.log");
-    let mut f = fs::File::create(&log).unwrap();
-    for n in 0..100 {
-        f.write_all(&record(n)).unwrap();
-    }
-    drop(f);
+    let (dir, port, mut rsyslog) = tls_receiver("sink-tls", "anon", "tls.log");
+    let log = records_file(&dir, 100);
     let output = |name: &str| {
         format!(
             "[[output]]\ntype = \"syslog\"\naddress = \"127.0.0.1:{port}\"\ntransport = \"tls\"\n\

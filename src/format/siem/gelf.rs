@@ -8,20 +8,30 @@ use serde_json::{json, Map, Value};
 
 use super::{capped, syslog_severity, DetectionView, View};
 
-/// Appends one security detection as a GELF 1.1 message.
-pub fn encode_detection(b: &mut Vec<u8>, v: &DetectionView<'_>) {
+/// The fields every GELF message has.
+fn base(
+    host: &str,
+    title: String,
+    full: String,
+    millis: Option<i64>,
+    severity: crate::catalog::kb::Severity,
+) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("version".into(), json!("1.1"));
-    m.insert("host".into(), json!(capped(v.host)));
-    m.insert("short_message".into(), json!(v.title()));
-    m.insert(
-        "full_message".into(),
-        json!(format!("{}\nWhen: {}", v.message(), v.texts.when)),
-    );
-    if let Some(ms) = v.millis {
+    m.insert("host".into(), json!(capped(host)));
+    m.insert("short_message".into(), json!(title));
+    m.insert("full_message".into(), json!(full));
+    if let Some(ms) = millis {
         m.insert("timestamp".into(), json!(ms as f64 / 1000.0));
     }
-    m.insert("level".into(), json!(syslog_severity(v.severity)));
+    m.insert("level".into(), json!(syslog_severity(severity)));
+    m
+}
+
+/// Appends one security detection as a GELF 1.1 message.
+pub fn encode_detection(b: &mut Vec<u8>, v: &DetectionView<'_>) {
+    let full = format!("{}\nWhen: {}", v.message(), v.texts.when);
+    let mut m = base(v.host, v.title(), full, v.millis, v.severity);
     for (k, val) in [
         ("_type", json!("security")),
         ("_detection", json!(v.name)),
@@ -40,18 +50,8 @@ pub fn encode_detection(b: &mut Vec<u8>, v: &DetectionView<'_>) {
 /// Appends one GELF message (no terminator).
 pub fn encode(b: &mut Vec<u8>, v: &View<'_>) {
     let ev = v.ev;
-    let mut m = Map::new();
-    m.insert("version".into(), json!("1.1"));
-    m.insert("host".into(), json!(capped(v.host)));
-    m.insert("short_message".into(), json!(v.title()));
-    m.insert(
-        "full_message".into(),
-        json!(format!("{}\nWhen: {}", v.message(), v.texts.when)),
-    );
-    if let Some(ms) = v.millis {
-        m.insert("timestamp".into(), json!(ms as f64 / 1000.0));
-    }
-    m.insert("level".into(), json!(syslog_severity(v.severity)));
+    let full = format!("{}\nWhen: {}", v.message(), v.texts.when);
+    let mut m = base(v.host, v.title(), full, v.millis, v.severity);
     let mut add = |k: &str, val: Value| {
         if !(val.is_null() || val.as_str() == Some("")) {
             m.insert(format!("_{k}"), val);

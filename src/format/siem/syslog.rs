@@ -40,20 +40,32 @@ fn param(b: &mut Vec<u8>, name: &str, value: &str) {
     b.push(b'"');
 }
 
-/// Appends one RFC 5424 message (no framing, no line break).
-pub fn encode(b: &mut Vec<u8>, v: &View<'_>, options: &SiemOptions) {
-    let ev = v.ev;
-    let start = b.len();
-    let pri = u16::from(options.syslog_facility) * 8 + u16::from(syslog_severity(v.severity));
+/// The header up to the SD-ID: `<PRI>1 TIMESTAMP HOST sipannotate - MSGID [sipannotate@PEN`.
+fn head(
+    b: &mut Vec<u8>,
+    severity: crate::catalog::kb::Severity,
+    millis: Option<i64>,
+    host: &str,
+    msgid: &str,
+    options: &SiemOptions,
+) {
+    let pri = u16::from(options.syslog_facility) * 8 + u16::from(syslog_severity(severity));
     b.extend_from_slice(format!("<{pri}>1 ").as_bytes());
-    match v.millis {
+    match millis {
         Some(ms) => b.extend_from_slice(millis_to_rfc3339(ms).as_bytes()),
         None => b.push(b'-'),
     }
     b.push(b' ');
-    header_field(b, v.host, 255);
-    b.extend_from_slice(b" sipannotate - SIPRESP [sipannotate@");
+    header_field(b, host, 255);
+    b.extend_from_slice(format!(" sipannotate - {msgid} [sipannotate@").as_bytes());
     b.extend_from_slice(options.syslog_enterprise_number.to_string().as_bytes());
+}
+
+/// Appends one RFC 5424 message (no framing, no line break).
+pub fn encode(b: &mut Vec<u8>, v: &View<'_>, options: &SiemOptions) {
+    let ev = v.ev;
+    let start = b.len();
+    head(b, v.severity, v.millis, v.host, "SIPRESP", options);
     param(b, "code", &ev.code.to_string());
     param(b, "class", &v.class().to_string());
     param(b, "reason", capped(v.reason));
@@ -99,16 +111,7 @@ fn message(b: &mut Vec<u8>, start: usize, text: &str, options: &SiemOptions) {
 /// Appends one security detection as an RFC 5424 message (MSGID SIPSEC).
 pub fn encode_detection(b: &mut Vec<u8>, v: &DetectionView<'_>, options: &SiemOptions) {
     let start = b.len();
-    let pri = u16::from(options.syslog_facility) * 8 + u16::from(syslog_severity(v.severity));
-    b.extend_from_slice(format!("<{pri}>1 ").as_bytes());
-    match v.millis {
-        Some(ms) => b.extend_from_slice(millis_to_rfc3339(ms).as_bytes()),
-        None => b.push(b'-'),
-    }
-    b.push(b' ');
-    header_field(b, v.host, 255);
-    b.extend_from_slice(b" sipannotate - SIPSEC [sipannotate@");
-    b.extend_from_slice(options.syslog_enterprise_number.to_string().as_bytes());
+    head(b, v.severity, v.millis, v.host, "SIPSEC", options);
     param(b, "detection", v.name);
     param(b, "source", v.source);
     param(b, "count", &v.d.count.to_string());
