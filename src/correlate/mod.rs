@@ -237,7 +237,7 @@ impl Correlator {
         self.settle();
     }
 
-    /// A PBX security line (`kind`: auth-failure, unknown-user, acl-rejected).
+    /// A PBX security line (`kind`: auth-failure, unknown-user, acl-rejected, flood-blocked).
     pub fn security_line(&mut self, input: &str, ev: &Event, kind: &str) {
         let at = event_millis(ev);
         self.detect(input, ev, at, true, kind);

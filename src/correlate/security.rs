@@ -21,7 +21,12 @@ use serde::Deserialize;
 use crate::error::{Error, Result};
 
 /// What a security format's line may report (`detection = ...` in its TOML).
-pub const LINE_KINDS: &[&str] = &["auth-failure", "unknown-user", "acl-rejected"];
+pub const LINE_KINDS: &[&str] = &[
+    "auth-failure",
+    "unknown-user",
+    "acl-rejected",
+    "flood-blocked",
+];
 
 /// The detections, by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -286,11 +291,15 @@ impl Detector {
         } else {
             s.code >= 200 && !matches!(s.method, "ACK" | "BYE" | "CANCEL" | "PRACK")
         };
-        hits[DetectionKind::RequestFlood.index()] = counts_as_request
-            && matches!(
-                s.method,
-                "REGISTER" | "INVITE" | "OPTIONS" | "SUBSCRIBE" | "MESSAGE"
-            );
+        // The PBX's own flood protection (Kamailio's pike) blocked the source:
+        // that is the verdict, no bucket needed.
+        let blocked = s.line_kind == "flood-blocked";
+        hits[DetectionKind::RequestFlood.index()] = blocked
+            || counts_as_request
+                && matches!(
+                    s.method,
+                    "REGISTER" | "INVITE" | "OPTIONS" | "SUBSCRIBE" | "MESSAGE"
+                );
 
         for kind in DetectionKind::ALL {
             if !hits[kind.index()] {
@@ -306,6 +315,10 @@ impl Detector {
                 b.level = state.users.len() as f64;
                 b.last_ms = s.at_ms;
                 b.level >= f64::from(rule.threshold)
+            } else if kind == DetectionKind::RequestFlood && blocked {
+                leak_and_add(b, rule, s.at_ms);
+                b.level = b.level.max(f64::from(rule.threshold));
+                true
             } else {
                 leak_and_add(b, rule, s.at_ms)
             };

@@ -210,3 +210,64 @@ fn real_sipvicious_scan_is_detected_and_the_phone_registering_beside_it_is_not()
     assert_eq!(stats["security"]["auth-failure-burst"], 1);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn real_kamailio_pike_blocking_a_flood_is_reported_and_a_quiet_caller_is_not() {
+    let dir = std::env::temp_dir().join(format!("sipannotate-pike-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_udp_port();
+    // At most 20 requests per 2 s from one address, then pike blocks it.
+    let config = kamailio_config(
+        port,
+        &["sl", "pv", "pike"],
+        "modparam(\"pike\", \"sampling_time_unit\", 2)\n\
+         modparam(\"pike\", \"reqs_density_per_unit\", 20)\n\
+         modparam(\"pike\", \"remove_latency\", 4)\n\
+         request_route {\n    if (!pike_check_req()) { exit; }\n    sl_send_reply(\"486\", \"Busy Here\");\n}\n",
+    );
+    let log = dir.join("kamailio.log");
+    let mut proxy = start_kamailio(&dir, &config, &log, &[]);
+    let caller = |from: &str, calls: &str, rate: &str| {
+        Command::new(sipp())
+            .args(["-sn", "uac", &format!("127.0.0.1:{port}"), "-i", from])
+            .args(["-p", &free_udp_port().to_string(), "-m", calls, "-r", rate])
+            .args(["-nostdin", "-timeout", "15s"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut quiet = caller(PHONE, "4", "2");
+    let mut flood = caller(SCANNER, "300", "200");
+    assert!(
+        wait_bounded(&mut quiet, Duration::from_secs(30)).is_some(),
+        "SIPp hung"
+    );
+    // The blocked calls would wait out Timer B; the block is logged at once.
+    std::thread::sleep(Duration::from_secs(1));
+    let _ = flood.kill();
+    let _ = flood.wait();
+    terminate(&mut proxy);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains(&format!("PIKE - BLOCKing ip {SCANNER}")),
+        "pike blocked the flood: {}",
+        &text[text.len().saturating_sub(2000)..]
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_sipannotate"))
+        .args(["--detect", "-o", "json", "--only-matches"])
+        .arg(&log)
+        .output()
+        .unwrap();
+    let findings: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|v: &serde_json::Value| v["type"] == "security")
+        .collect();
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings[0]["detection"], "request-flood");
+    assert_eq!(findings[0]["source"], SCANNER);
+    assert_eq!(findings[0]["mitre"]["technique"], "T1499.002");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
