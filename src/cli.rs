@@ -224,6 +224,10 @@ out of every ratio. SRD and RRD need the requests in the log (message dumps).")]
         /// Calls followed at once; beyond it the least active are closed early and counted.
         #[arg(long, default_value_t = 100_000, value_name = "N")]
         max_calls: usize,
+        /// An answered call with no BYE in the log is closed after this long
+        /// without a message (the log's clock), as a session still up.
+        #[arg(long, default_value_t = 14_400, value_name = "SECS")]
+        session_ttl_secs: u64,
     },
     /// Explain response codes or Q.850 causes; two or more are compared side by side.
     #[command(after_help = "EXAMPLES:

@@ -55,6 +55,8 @@ pub struct AnalysisConfig {
     pub ner_codes: String,
     /// Calls followed at once; the oldest are closed and counted beyond it.
     pub max_calls: usize,
+    /// An answered call without BYE closes after this long without a message.
+    pub session_ttl_secs: u64,
     /// Serve Prometheus metrics at http://ADDR/metrics (a loopback address).
     pub prometheus_listen: Option<SocketAddr>,
 }
@@ -69,6 +71,7 @@ impl Default for AnalysisConfig {
             asr_codes: "2xx".into(),
             ner_codes: "2xx,480,486,487,600,603".into(),
             max_calls: 100_000,
+            session_ttl_secs: 4 * 3600,
             prometheus_listen: None,
         }
     }
@@ -91,6 +94,7 @@ impl AnalysisConfig {
         crate::correlate::AnalysisSettings {
             calls: CallSettings {
                 max_calls: self.max_calls.max(1),
+                session_ttl_ms: self.session_ttl_secs.max(1).saturating_mul(1000) as i64,
                 ..CallSettings::default()
             },
             kpi: {

@@ -170,6 +170,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             asr_codes,
             ner_codes,
             max_calls,
+            session_ttl_secs,
         }) => {
             let parse = |flag: &str, v: &str| {
                 CodeSet::parse(v)
@@ -179,7 +180,12 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 asr_codes: parse("asr-codes", &asr_codes)?,
                 ner_codes: parse("ner-codes", &ner_codes)?,
             };
-            stats(&catalog, &files, output, kpi, max_calls)
+            let calls = CallSettings {
+                max_calls: max_calls.max(1),
+                session_ttl_ms: session_ttl_secs.max(1).saturating_mul(1000) as i64,
+                ..CallSettings::default()
+            };
+            stats(&catalog, &files, output, kpi, calls)
         }
         Some(
             Command::Daemon { .. }
@@ -346,7 +352,7 @@ fn stats(
     files: &[std::path::PathBuf],
     format: StatsFormat,
     kpi: KpiSettings,
-    max_calls: usize,
+    calls: CallSettings,
 ) -> Result<ExitCode, Failure> {
     let matcher = Matcher::with_security_lines(catalog)?;
     let options = RunOptions {
@@ -354,10 +360,7 @@ fn stats(
         ..RunOptions::default()
     };
     let correlator = Correlator::new(AnalysisSettings {
-        calls: CallSettings {
-            max_calls: max_calls.max(1),
-            ..CallSettings::default()
-        },
+        calls,
         kpi,
         security: Some(catalog.security.clone()),
         emit_calls: false,

@@ -201,8 +201,10 @@ pub struct CallRecord {
 struct Transaction {
     method: String,
     cseq: Option<u32>,
-    /// Every code answered so far (a code seen again is a repeat).
-    codes: Vec<u16>,
+    /// Every answer so far: code and a hash of its To tag (0: none). The
+    /// same code again is a repeat, unless both carry different tags: that
+    /// is another branch of a forked call answering (two phones ringing).
+    codes: Vec<(u16, u64)>,
     request_seen: bool,
     final_code: u16,
     /// Via branches seen for this transaction (a proxy's log shows one per
@@ -215,6 +217,16 @@ struct Transaction {
 }
 
 const MAX_BRANCHES: usize = 4;
+/// Distinct answers remembered per transaction (forks included).
+const MAX_ANSWERS: usize = 16;
+
+/// A non-zero hash of a To tag.
+fn tag_hash(tag: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    tag.hash(&mut h);
+    h.finish().max(1)
+}
 
 impl Transaction {
     fn knows(&self, branch: &str) -> bool {
@@ -598,13 +610,18 @@ impl Call {
             return true;
         }
         let tx = &mut self.txs[idx];
-        if tx.codes.contains(&s.code) {
+        let tag = crate::format::siem::tag_of(s.to).map_or(0, tag_hash);
+        let repeat = tx
+            .codes
+            .iter()
+            .any(|&(c, t)| c == s.code && (t == tag || t == 0 || tag == 0));
+        if repeat || tx.codes.len() >= MAX_ANSWERS {
             return false;
         }
         let first_response = tx.codes.is_empty();
         let request_seen = tx.request_seen;
         let previous_final = tx.final_code;
-        tx.codes.push(s.code);
+        tx.codes.push((s.code, tag));
         if !is_provisional(s.code) && previous_final == 0 {
             tx.final_code = s.code;
         }
@@ -1018,6 +1035,24 @@ mod tests {
             ]
         );
         assert!(t.links.is_empty(), "groups are bounded by open calls");
+    }
+
+    #[test]
+    fn answers_from_two_forks_are_two_answers_and_a_repeat_is_one() {
+        let with_tag = |code, at, to| {
+            let mut s = sight("INVITE", 1, code, at);
+            s.to = to;
+            s
+        };
+        let (r, _) = run(&[
+            sight("INVITE", 1, 0, 0),
+            with_tag(180, 100, "<sip:200@pbx>;tag=deskphone"),
+            with_tag(180, 120, "<sip:200@pbx>;tag=softphone"),
+            with_tag(180, 140, "<sip:200@pbx>;tag=softphone"),
+            with_tag(200, 3000, "<sip:200@pbx>;tag=softphone"),
+        ]);
+        assert_eq!(r.ladder, "INVITE>180>180>200");
+        assert_eq!((r.flow, r.retransmissions), (Flow::Answered, 1));
     }
 
     #[test]
