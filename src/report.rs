@@ -460,11 +460,10 @@ pub fn prometheus(s: &Summary<'_>) -> String {
                 let _ = writeln!(o, "sipannotate_{name}{{quantile=\"{q}\"}} {v}");
             }
         }
-        let sum = d.mean.map_or(0.0, |m| m * d.samples as f64);
         let _ = writeln!(
             o,
-            "sipannotate_{name}_sum {sum}\nsipannotate_{name}_count {}",
-            d.samples
+            "sipannotate_{name}_sum {}\nsipannotate_{name}_count {}",
+            d.sum, d.samples
         );
     }
     family(

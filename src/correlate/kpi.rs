@@ -113,29 +113,43 @@ pub struct Kpis {
     pub evicted: u64,
     pub register_transactions: u64,
     pub register_failures: u64,
-    pub srd_ok_ms: Vec<i64>,
-    pub srd_failed_ms: Vec<i64>,
-    pub setup_ms: Vec<i64>,
-    pub duration_ms: Vec<i64>,
-    pub rrd_ms: Vec<i64>,
+    pub srd_ok_ms: Samples,
+    pub srd_failed_ms: Samples,
+    pub setup_ms: Samples,
+    pub duration_ms: Samples,
+    pub rrd_ms: Samples,
 }
 
 /// Samples kept per delay metric (beyond it, every other sample is dropped).
 const MAX_SAMPLES: usize = 1 << 20;
 
-fn push_sample(v: &mut Vec<i64>, x: i64) {
-    if x < 0 {
-        return;
+/// One delay metric: every value counted and summed (so totals only grow,
+/// as Prometheus counters must), at most `MAX_SAMPLES` kept for the
+/// percentiles.
+#[derive(Debug, Clone, Default)]
+pub struct Samples {
+    kept: Vec<i64>,
+    count: u64,
+    sum: i64,
+}
+
+impl Samples {
+    fn push(&mut self, x: i64) {
+        if x < 0 {
+            return;
+        }
+        self.count += 1;
+        self.sum = self.sum.saturating_add(x);
+        if self.kept.len() >= MAX_SAMPLES {
+            // Thin evenly: keep every other sample, so percentiles stay fair.
+            let mut i = 0;
+            self.kept.retain(|_| {
+                i += 1;
+                i % 2 == 0
+            });
+        }
+        self.kept.push(x);
     }
-    if v.len() >= MAX_SAMPLES {
-        // Thin evenly: keep every other sample, so percentiles stay fair.
-        let mut i = 0;
-        v.retain(|_| {
-            i += 1;
-            i % 2 == 0
-        });
-    }
-    v.push(x);
 }
 
 impl Kpis {
@@ -193,7 +207,7 @@ impl Kpis {
                 self.register_failures += 1;
             }
             if let Some(ms) = c.rrd_ms {
-                push_sample(&mut self.rrd_ms, ms);
+                self.rrd_ms.push(ms);
             }
             return;
         }
@@ -215,16 +229,16 @@ impl Kpis {
         }
         if let Some(ms) = c.srd_ms {
             if c.srd_failed {
-                push_sample(&mut self.srd_failed_ms, ms);
+                self.srd_failed_ms.push(ms);
             } else {
-                push_sample(&mut self.srd_ok_ms, ms);
+                self.srd_ok_ms.push(ms);
             }
         }
         if let Some(ms) = c.setup_ms {
-            push_sample(&mut self.setup_ms, ms);
+            self.setup_ms.push(ms);
         }
         if let Some(ms) = c.duration_ms {
-            push_sample(&mut self.duration_ms, ms);
+            self.duration_ms.push(ms);
         }
     }
 
@@ -292,15 +306,18 @@ pub struct Ratio {
 #[derive(Debug, Clone)]
 pub struct Delay {
     pub name: &'static str,
-    pub samples: usize,
+    /// Every value counted, and their sum (the percentiles read a thinned
+    /// subset beyond `MAX_SAMPLES`).
+    pub samples: u64,
+    pub sum: i64,
     pub mean: Option<f64>,
     /// p50, p90, p95, p99 (nearest rank).
     pub percentiles: [(u8, Option<i64>); 4],
 }
 
 impl Delay {
-    fn of(name: &'static str, samples: &[i64]) -> Delay {
-        let mut sorted = samples.to_vec();
+    fn of(name: &'static str, samples: &Samples) -> Delay {
+        let mut sorted = samples.kept.clone();
         sorted.sort_unstable();
         let pick = |p: u8| -> Option<i64> {
             if sorted.is_empty() {
@@ -311,9 +328,9 @@ impl Delay {
         };
         Delay {
             name,
-            samples: sorted.len(),
-            mean: (!sorted.is_empty())
-                .then(|| sorted.iter().map(|&x| x as f64).sum::<f64>() / sorted.len() as f64),
+            samples: samples.count,
+            sum: samples.sum,
+            mean: (samples.count > 0).then(|| samples.sum as f64 / samples.count as f64),
             percentiles: [50, 90, 95, 99].map(|p| (p, pick(p))),
         }
     }
@@ -341,10 +358,27 @@ mod tests {
 
     #[test]
     fn percentiles_are_nearest_rank() {
-        let d = Delay::of("x", &(1..=100).collect::<Vec<i64>>());
+        let mut s = Samples::default();
+        (1..=100).for_each(|x| s.push(x));
+        let d = Delay::of("x", &s);
         assert_eq!(d.percentiles[0], (50, Some(50)));
         assert_eq!(d.percentiles[3], (99, Some(99)));
-        assert_eq!(Delay::of("y", &[]).percentiles[0], (50, None));
+        assert_eq!((d.samples, d.sum, d.mean), (100, 5050, Some(50.5)));
+        assert_eq!(
+            Delay::of("y", &Samples::default()).percentiles[0],
+            (50, None)
+        );
+    }
+
+    #[test]
+    fn thinned_samples_keep_their_count_and_sum() {
+        let mut s = Samples::default();
+        let n = MAX_SAMPLES as i64 + 10;
+        (0..n).for_each(|x| s.push(x % 1000));
+        let d = Delay::of("big", &s);
+        assert!(s.kept.len() <= MAX_SAMPLES);
+        assert_eq!(d.samples, n as u64, "the count never shrinks");
+        assert_eq!(d.sum, (0..n).map(|x| x % 1000).sum::<i64>());
     }
 
     #[test]
