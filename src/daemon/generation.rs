@@ -535,17 +535,7 @@ fn run_sink(
 ) -> std::result::Result<(), String> {
     let mut stage = Stage::resume(catalog, &shared.correlator, analysis);
     let prometheus = analysis.prometheus_listen.is_some();
-    let mut rendered = Instant::now() - METRICS_REFRESH;
-    let result = sink_loop(
-        catalog,
-        rx,
-        sinks,
-        shared,
-        started,
-        &mut stage,
-        prometheus,
-        &mut rendered,
-    );
+    let result = sink_loop(catalog, rx, sinks, shared, started, &mut stage, prometheus);
     if let Some(stage) = stage {
         stage.park(&shared.correlator);
     }
@@ -576,7 +566,6 @@ fn write_finding(
     Ok(any)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn sink_loop(
     catalog: &Catalog,
     rx: Receiver<Record>,
@@ -585,8 +574,8 @@ fn sink_loop(
     started: Instant,
     stage: &mut Option<Stage<'_>>,
     prometheus: bool,
-    rendered: &mut Instant,
 ) -> std::result::Result<(), String> {
+    let mut rendered = Instant::now() - METRICS_REFRESH;
     let mut encoders: Vec<Encoder<'_>> = sinks
         .iter()
         .map(|s| Encoder::new(catalog, s.encoding, s.options.clone()))
@@ -666,22 +655,17 @@ fn sink_loop(
             }
         }
         if let Some(stage) = stage.as_mut() {
-            let mut failed = None;
             stage
                 .findings(&mut |f| {
-                    match write_finding(f, &mut sinks, &encoders, &policies, &mut buf) {
-                        Ok(any) => unflushed |= any,
-                        Err(e) => failed = Some(e),
-                    }
+                    let any = write_finding(f, &mut sinks, &encoders, &policies, &mut buf)
+                        .map_err(std::io::Error::other)?;
+                    unflushed |= any;
                     Ok(())
                 })
-                .expect("findings are written above");
-            if let Some(e) = failed {
-                return Err(e);
-            }
+                .map_err(|e| e.to_string())?;
             if prometheus && rendered.elapsed() >= METRICS_REFRESH {
                 *shared.metrics.lock().expect("metrics lock") = stage.prometheus();
-                *rendered = Instant::now();
+                rendered = Instant::now();
             }
         }
         if (rx.is_empty() || pending.len() >= 4096) && (unflushed || !pending.is_empty()) {

@@ -211,19 +211,16 @@ impl<'c> Encoder<'c> {
     /// text carry both, fail2ban and the SIEM encodings the detections.
     /// Returns false when this encoding has nothing for it.
     pub fn finding(&self, b: &mut Vec<u8>, finding: Finding<'_>) -> bool {
+        if let (Some(siem), Finding::Security(d)) = (&self.siem, finding) {
+            siem.encode_detection(b, d);
+            return true;
+        }
         let text = match (self.kind, finding) {
             (Encoding::Json, Finding::Call(c)) => call_json(self.catalog, c).to_string(),
             (Encoding::Json, Finding::Security(d)) => detection_json(self.catalog, d).to_string(),
             (Encoding::Text, Finding::Call(c)) => call_text(self.catalog, c),
             (Encoding::Text, Finding::Security(d)) => detection_text(self.catalog, d),
             (Encoding::Fail2ban, Finding::Security(d)) => fail2ban_line(self.catalog, d),
-            (_, Finding::Security(d)) => match &self.siem {
-                Some(siem) => {
-                    siem.encode_detection(b, d);
-                    return true;
-                }
-                None => return false,
-            },
             _ => return false,
         };
         b.extend_from_slice(text.trim_end_matches('\n').as_bytes());
