@@ -18,6 +18,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde::Deserialize;
 
+use crate::catalog::kb::Severity;
 use crate::error::{Error, Result};
 
 /// What a security format's line may report (`detection = ...` in its TOML).
@@ -70,7 +71,7 @@ pub struct Rule {
     /// MITRE ATT&CK technique id and name.
     pub mitre: String,
     pub mitre_name: String,
-    pub severity: String,
+    pub severity: Severity,
 }
 
 /// `patterns/security.toml`, plus what the config overrides.

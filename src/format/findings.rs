@@ -18,7 +18,7 @@ use crate::timestamp::millis_to_rfc3339;
 
 /// Log times before this are times of day without a date (see
 /// `correlate::event_millis`) and are not written as dates.
-const DATED_MS: i64 = 100_000_000_000;
+pub const DATED_MS: i64 = 100_000_000_000;
 
 fn time_value(ms: Option<i64>) -> Value {
     match ms {
@@ -137,7 +137,7 @@ pub fn detection_json(catalog: &Catalog, d: &Detection) -> Value {
         "first_seen": time_value(Some(d.first_ms)),
         "last_seen": time_value(Some(d.last_ms)),
         "mitre": {"technique": rule.mitre, "name": rule.mitre_name},
-        "severity": rule.severity,
+        "severity": rule.severity.as_str(),
         "evidence": d.evidence,
         "input": d.input,
         "line": d.line,

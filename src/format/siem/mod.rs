@@ -360,23 +360,18 @@ pub struct DetectionView<'a> {
     pub evidence: &'a str,
 }
 
-/// Log times before this are times of day, not dates (2001-09-09).
-const DATED_MS: i64 = 1_000_000_000_000;
-
 impl<'a> DetectionView<'a> {
     pub fn new(catalog: &'a Catalog, d: &'a Detection, host: &'a str) -> DetectionView<'a> {
         let name = d.kind.name();
         let rule = &catalog.security.detection[name];
-        let severity = serde_json::from_value(serde_json::Value::from(rule.severity.as_str()))
-            .unwrap_or(Severity::Error);
         DetectionView {
             d,
             name,
             rule,
             texts: catalog.kb.detection(name),
-            severity,
+            severity: rule.severity,
             host,
-            millis: (d.last_ms >= DATED_MS).then_some(d.last_ms),
+            millis: (d.last_ms >= crate::format::findings::DATED_MS).then_some(d.last_ms),
             source: capped(&d.source),
             evidence: capped(&d.evidence),
         }
