@@ -159,18 +159,7 @@ fn real_sipvicious_scan_is_detected_and_the_phone_registering_beside_it_is_not()
 
     // Every stage is named once (suppression holds the repeats), with the
     // ATT&CK technique, and only the scanner's address is ever accused.
-    let out = Command::new(env!("CARGO_BIN_EXE_sipannotate"))
-        .args(["--detect", "-o", "json", "--only-matches"])
-        .arg(&dump)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let findings: Vec<serde_json::Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .filter(|v: &serde_json::Value| v["type"] == "security")
-        .collect();
+    let findings = security_findings(&dump);
     let named: BTreeSet<(String, String, String)> = findings
         .iter()
         .map(|f| {
@@ -195,12 +184,7 @@ fn real_sipvicious_scan_is_detected_and_the_phone_registering_beside_it_is_not()
     // The same run in figures: every answer Kamailio sent is counted once
     // (svcrack re-sends one CSeq with a new Via branch per guess: each guess
     // is its own transaction), and the phone's registrations all succeeded.
-    let out = Command::new(env!("CARGO_BIN_EXE_sipannotate"))
-        .args(["stats", "-o", "json"])
-        .arg(&dump)
-        .output()
-        .unwrap();
-    let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stats = stats_json(&dump);
     for status in ["200", "401", "404"] {
         assert_eq!(stats["by_code"][status], sent(status), "{status}: {stats}");
     }
@@ -254,17 +238,7 @@ fn real_kamailio_pike_blocking_a_flood_is_reported_and_a_quiet_caller_is_not() {
         "pike blocked the flood: {}",
         &text[text.len().saturating_sub(2000)..]
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_sipannotate"))
-        .args(["--detect", "-o", "json", "--only-matches"])
-        .arg(&log)
-        .output()
-        .unwrap();
-    let findings: Vec<serde_json::Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .filter(|v: &serde_json::Value| v["type"] == "security")
-        .collect();
+    let findings = security_findings(&log);
     assert_eq!(findings.len(), 1, "{findings:?}");
     assert_eq!(findings[0]["detection"], "request-flood");
     assert_eq!(findings[0]["source"], SCANNER);

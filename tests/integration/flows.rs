@@ -123,20 +123,6 @@ fn tshark_status_counts(pcap: &Path) -> BTreeMap<u16, u64> {
         .collect()
 }
 
-fn stats_json(log: &Path) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_sipannotate"))
-        .args(["stats", "-o", "json"])
-        .arg(log)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 #[test]
 fn real_call_flows_through_kamailio_agree_with_sipp_and_tshark() {
     let dir = std::env::temp_dir().join(format!("sipannotate-flows-{}", std::process::id()));

@@ -304,17 +304,7 @@ fn real_kamailio_acc_records_are_annotated() {
         (answered as u64, missed as u64),
         "SIPp's view"
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_sipannotate"))
-        .args(["stats", "-o", "json"])
-        .arg(&log)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stats = stats_json(&log);
     assert_eq!(stats["by_code"]["200"], successful, "{stats}");
     assert_eq!(stats["by_code"]["404"], failed, "{stats}");
     assert_eq!(stats["counts"]["attempts"], successful + failed);

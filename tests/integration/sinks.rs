@@ -496,29 +496,52 @@ fn records_file(dir: &Path, n: u64) -> PathBuf {
     log
 }
 
+/// An `[[output]]` to a TLS syslog receiver on 127.0.0.1:`port` with the
+/// given `tls = { ... }` table body.
+fn tls_output(port: u16, tls: &str) -> String {
+    format!(
+        "[[output]]\ntype = \"syslog\"\naddress = \"127.0.0.1:{port}\"\ntransport = \"tls\"\n\
+         tls = {{ {tls} }}\n"
+    )
+}
+
+/// Runs the daemon for two seconds against a receiver that must refuse it:
+/// nothing may land in `received`; returns what the daemon logged.
+fn refused_run(name: &str, log: &Path, output: &str, received: &Path) -> String {
+    let dir = scratch(name);
+    let before = call_ids_in(received).len();
+    let mut daemon = start(&daemon_config(&dir, log, output), Stdio::null());
+    std::thread::sleep(Duration::from_secs(2));
+    terminate(&mut daemon);
+    assert_eq!(
+        call_ids_in(received).len(),
+        before,
+        "{name}: the receiver took events it should have refused"
+    );
+    fs::read_to_string(dir.join("daemon.err")).unwrap()
+}
+
 #[test]
 fn mutual_tls_to_rsyslog_needs_the_client_certificate() {
     // The receiver wants a client certificate signed by the CA.
     let (dir, port, mut rsyslog) = tls_receiver("sink-mtls", "x509/certvalid", "mtls.log");
     let log = records_file(&dir, 50);
     let output = |client: &str| {
-        format!(
-            "[[output]]\ntype = \"syslog\"\naddress = \"127.0.0.1:{port}\"\ntransport = \"tls\"\n\
-             tls = {{ ca_file = \"{d}/ca.pem\", server_name = \"localhost\"{client} }}\n",
-            d = dir.display()
+        tls_output(
+            port,
+            &format!(
+                "ca_file = \"{d}/ca.pem\", server_name = \"localhost\"{client}",
+                d = dir.display()
+            ),
         )
     };
     // Without a client certificate rsyslog takes nothing.
-    let anon = scratch("sink-mtls-anonymous");
-    let cfg = daemon_config(&anon, &log, &output(""));
-    let mut daemon = start(&cfg, Stdio::null());
-    std::thread::sleep(Duration::from_secs(2));
-    terminate(&mut daemon);
+    let received = dir.join("mtls.log");
+    let err = refused_run("sink-mtls-anonymous", &log, &output(""), &received);
     assert!(
-        call_ids_in(&dir.join("mtls.log")).is_empty(),
+        call_ids_in(&received).is_empty(),
         "rsyslog took events from a client without a certificate"
     );
-    let err = fs::read_to_string(anon.join("daemon.err")).unwrap();
     assert!(
         err.contains("tls: the receiver") && err.contains("tls.cert_file"),
         "the refusal is reported with what to do: {err}"
@@ -549,10 +572,12 @@ fn tls_syslog_reaches_real_rsyslog_and_a_wrong_server_name_or_pin_is_refused() {
     let (dir, port, mut rsyslog) = tls_receiver("sink-tls", "anon", "tls.log");
     let log = records_file(&dir, 100);
     let output = |name: &str| {
-        format!(
-            "[[output]]\ntype = \"syslog\"\naddress = \"127.0.0.1:{port}\"\ntransport = \"tls\"\n\
-             tls = {{ ca_file = \"{}\", server_name = \"{name}\" }}\n",
-            dir.join("ca.pem").display()
+        tls_output(
+            port,
+            &format!(
+                "ca_file = \"{}\", server_name = \"{name}\"",
+                dir.join("ca.pem").display()
+            ),
         )
     };
     let cfg = daemon_config(&dir, &log, &output("localhost"));
@@ -566,18 +591,13 @@ fn tls_syslog_reaches_real_rsyslog_and_a_wrong_server_name_or_pin_is_refused() {
     );
 
     // The same receiver under a name its certificate does not carry: nothing is sent.
-    let other = scratch("sink-tls-wrong-name");
-    let cfg = daemon_config(&other, &log, &output("siem.example.net"));
-    let before = call_ids_in(&dir.join("tls.log")).len();
-    let mut daemon = start(&cfg, Stdio::null());
-    std::thread::sleep(Duration::from_secs(2));
-    terminate(&mut daemon);
-    assert_eq!(
-        call_ids_in(&dir.join("tls.log")).len(),
-        before,
-        "sent to a server with the wrong name"
+    let received = dir.join("tls.log");
+    let err = refused_run(
+        "sink-tls-wrong-name",
+        &log,
+        &output("siem.example.net"),
+        &received,
     );
-    let err = fs::read_to_string(other.join("daemon.err")).unwrap();
     assert!(
         err.contains("NotValidForName") || err.contains("certificate"),
         "{err}"
@@ -594,12 +614,7 @@ fn tls_syslog_reaches_real_rsyslog_and_a_wrong_server_name_or_pin_is_refused() {
             .unwrap();
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     };
-    let pinned = |fp: &str| {
-        format!(
-            "[[output]]\ntype = \"syslog\"\naddress = \"127.0.0.1:{port}\"\ntransport = \"tls\"\n\
-             tls = {{ fingerprints = [\"{fp}\"] }}\n"
-        )
-    };
+    let pinned = |fp: &str| tls_output(port, &format!("fingerprints = [\"{fp}\"]"));
     let server_fp = fingerprint("server.pem");
     assert!(server_fp.contains("Fingerprint="), "{server_fp}");
     let pin_dir = scratch("sink-tls-pinned");
@@ -617,19 +632,13 @@ fn tls_syslog_reaches_real_rsyslog_and_a_wrong_server_name_or_pin_is_refused() {
         (0..100).collect::<Vec<_>>(),
         "pinned: each event once, in order"
     );
-    let wrong_dir = scratch("sink-tls-wrong-pin");
-    let cfg = daemon_config(&wrong_dir, &log, &pinned(&fingerprint("ca.pem")));
-    let before = all.len();
-    let mut daemon = start(&cfg, Stdio::null());
-    std::thread::sleep(Duration::from_secs(2));
-    terminate(&mut daemon);
-    terminate(&mut rsyslog);
-    assert_eq!(
-        call_ids_in(&dir.join("tls.log")).len(),
-        before,
-        "sent to an unpinned certificate"
+    let err = refused_run(
+        "sink-tls-wrong-pin",
+        &log,
+        &pinned(&fingerprint("ca.pem")),
+        &received,
     );
-    let err = fs::read_to_string(wrong_dir.join("daemon.err")).unwrap();
+    terminate(&mut rsyslog);
     let got = server_fp.rsplit('=').next().unwrap();
     assert!(
         err.contains(&format!(

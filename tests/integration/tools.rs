@@ -198,3 +198,38 @@ pub fn capture_on_lo(port: u16, pcap: &Path, secs: u64, extra: &[&str]) -> Child
     std::thread::spawn(move || lines.for_each(drop));
     capture
 }
+
+/// `sipannotate stats -o json` over a log, checked to succeed.
+pub fn stats_json(log: &Path) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_sipannotate"))
+        .args(["stats", "-o", "json"])
+        .arg(log)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The `{"type":"security"}` findings of `sipannotate --detect` over a log.
+pub fn security_findings(log: &Path) -> Vec<serde_json::Value> {
+    let out = Command::new(env!("CARGO_BIN_EXE_sipannotate"))
+        .args(["--detect", "-o", "json", "--only-matches"])
+        .arg(log)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|v: &serde_json::Value| v["type"] == "security")
+        .collect()
+}
