@@ -70,9 +70,14 @@ impl Attrs<'_> {
     }
 }
 
-/// Appends one LEEF record (no line break).
-/// The LEEF header up to the attributes; returns the attribute delimiter.
-fn start(b: &mut Vec<u8>, event_id: &str, version: LeefVersion, delim: u8) -> u8 {
+/// The LEEF header and the event time; returns the attributes that follow.
+fn start<'b>(
+    b: &'b mut Vec<u8>,
+    event_id: &str,
+    version: LeefVersion,
+    delim: u8,
+    millis: Option<i64>,
+) -> Attrs<'b> {
     let delim = match version {
         LeefVersion::V1 => {
             b.extend_from_slice(b"LEEF:1.0|");
@@ -95,21 +100,22 @@ fn start(b: &mut Vec<u8>, event_id: &str, version: LeefVersion, delim: u8) -> u8
         }
         b.push(b'|');
     }
-    delim
-}
-
-/// Appends one security detection as a LEEF record (no line break).
-pub fn encode_detection(b: &mut Vec<u8>, v: &DetectionView<'_>, version: LeefVersion, delim: u8) {
-    let delim = start(b, &format!("SIP_SECURITY_{}", v.name), version, delim);
     let mut a = Attrs {
         b,
         delim,
         first: true,
     };
-    if let Some(ms) = v.millis {
+    if let Some(ms) = millis {
         a.put("devTime", &millis_to_rfc3339(ms));
         a.put("devTimeFormat", "yyyy-MM-dd'T'HH:mm:ss.SSSXXX");
     }
+    a
+}
+
+/// Appends one security detection as a LEEF record (no line break).
+pub fn encode_detection(b: &mut Vec<u8>, v: &DetectionView<'_>, version: LeefVersion, delim: u8) {
+    let event_id = format!("SIP_SECURITY_{}", v.name);
+    let mut a = start(b, &event_id, version, delim, v.millis);
     a.put("cat", "SIP/security");
     a.put("sev", &severity_0_10(v.severity).max(1).to_string());
     a.put("src", v.source);
@@ -123,18 +129,11 @@ pub fn encode_detection(b: &mut Vec<u8>, v: &DetectionView<'_>, version: LeefVer
     a.put("msg", &v.message());
 }
 
+/// Appends one LEEF record (no line break).
 pub fn encode(b: &mut Vec<u8>, v: &View<'_>, version: LeefVersion, delim: u8) {
     let ev = v.ev;
-    let delim = start(b, &format!("SIP_RESPONSE_{}", ev.code), version, delim);
-    let mut a = Attrs {
-        b,
-        delim,
-        first: true,
-    };
-    if let Some(ms) = v.millis {
-        a.put("devTime", &millis_to_rfc3339(ms));
-        a.put("devTimeFormat", "yyyy-MM-dd'T'HH:mm:ss.SSSXXX");
-    }
+    let event_id = format!("SIP_RESPONSE_{}", ev.code);
+    let mut a = start(b, &event_id, version, delim, v.millis);
     a.put("cat", &format!("SIP/{}xx", v.class()));
     a.put("sev", &severity_0_10(v.severity).max(1).to_string());
     if let Some(p) = &v.src {
