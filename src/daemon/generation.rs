@@ -674,7 +674,11 @@ fn sink_loop(
                     .sink_heartbeat
                     .store(started.elapsed().as_millis() as u64, Ordering::Relaxed)
             };
-            let ctx = Flush { heartbeat: &beat };
+            let ctx = Flush {
+                heartbeat: &beat,
+                retrying: &|| {},
+                cancelled: &|| false,
+            };
             for sink in sinks.iter_mut() {
                 sink.flush(&ctx)
                     .map_err(|e| format!("{}: {e}", sink.describe()))?;

@@ -9,6 +9,7 @@
 //! keeps the positions where they were (at-least-once).
 
 pub mod policy;
+pub mod queue;
 pub mod syslog;
 pub mod tls;
 
@@ -68,7 +69,43 @@ pub trait Sink: Send {
 
 /// What a sink may use while it flushes.
 pub struct Flush<'a> {
+    /// Called between attempts: the watchdog then knows the pipeline is alive.
     pub heartbeat: &'a dyn Fn(),
+    /// Called when an attempt failed and the sink will try again (a queued
+    /// output then spools what comes next instead of waiting).
+    pub retrying: &'a dyn Fn(),
+    /// True once the daemon is stopping: a retrying sink gives up with
+    /// `ErrorKind::Interrupted`, keeping its batch undelivered.
+    pub cancelled: &'a dyn Fn() -> bool,
+}
+
+impl Flush<'_> {
+    /// No watchdog, no queue, never cancelled.
+    pub const PLAIN: Flush<'static> = Flush {
+        heartbeat: &|| {},
+        retrying: &|| {},
+        cancelled: &|| false,
+    };
+
+    /// Sleeps `d` (a back-off) in short steps, beating and watching for
+    /// cancellation.
+    pub fn pause(&self, d: std::time::Duration) -> io::Result<()> {
+        let until = std::time::Instant::now() + d;
+        loop {
+            (self.heartbeat)();
+            if (self.cancelled)() {
+                return Err(io::Error::new(
+                    io::ErrorKind::Interrupted,
+                    "stopping with the batch undelivered",
+                ));
+            }
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Ok(());
+            }
+            std::thread::sleep(left.min(std::time::Duration::from_millis(100)));
+        }
+    }
 }
 
 /// Standard output.
@@ -343,7 +380,7 @@ mod tests {
         std::fs::write(&path, b"{\"whole\":1}\n{\"cut").unwrap();
         let mut sink = FileSink::open(&path).unwrap();
         sink.write(b"{\"next\":2}\n").unwrap();
-        sink.flush(&Flush { heartbeat: &|| {} }).unwrap();
+        sink.flush(&Flush::PLAIN).unwrap();
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
             "{\"whole\":1}\n{\"cut\n{\"next\":2}\n"

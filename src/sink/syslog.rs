@@ -229,8 +229,9 @@ impl Sink for SyslogSink {
                         );
                     }
                     failed = true;
+                    (ctx.retrying)();
                     let jitter = fastrand::u64(0..=self.backoff.as_millis() as u64 / 2);
-                    std::thread::sleep(self.backoff + Duration::from_millis(jitter));
+                    ctx.pause(self.backoff + Duration::from_millis(jitter))?;
                     self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
                     continue;
                 }
