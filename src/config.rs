@@ -14,7 +14,9 @@ use serde::Deserialize;
 use crate::error::{Error, Result};
 use crate::format::siem::SiemOptions;
 pub use crate::format::Encoding;
+use crate::sink::http::HttpConfig;
 use crate::sink::policy::{OutputFilter, RedactConfig};
+use crate::sink::queue::QueueConfig;
 use crate::sink::syslog::{Framing, Transport};
 use crate::sink::tls::TlsConfig;
 
@@ -321,7 +323,14 @@ pub enum OutputConfig {
         /// `transport = "tls"`: CA file, client certificate, server name.
         #[serde(default)]
         tls: Option<TlsConfig>,
+        /// Memory queue, spool and `when_full`.
+        #[serde(default)]
+        queue: QueueConfig,
     },
+    /// Splunk HTTP Event Collector.
+    Hec(HttpConfig),
+    /// Elasticsearch or OpenSearch `_bulk`.
+    Elasticsearch(HttpConfig),
 }
 
 fn default_syslog_encoding() -> Encoding {
@@ -338,6 +347,8 @@ impl OutputConfig {
             OutputConfig::Stdout { encoding, .. }
             | OutputConfig::File { encoding, .. }
             | OutputConfig::Syslog { encoding, .. } => *encoding,
+            OutputConfig::Hec(h) => h.encoding.unwrap_or(Encoding::Hec),
+            OutputConfig::Elasticsearch(h) => h.encoding.unwrap_or(Encoding::Ecs),
         }
     }
 
@@ -346,6 +357,7 @@ impl OutputConfig {
             OutputConfig::Stdout { filter, .. }
             | OutputConfig::File { filter, .. }
             | OutputConfig::Syslog { filter, .. } => filter,
+            OutputConfig::Hec(h) | OutputConfig::Elasticsearch(h) => &h.filter,
         }
     }
 
@@ -354,6 +366,7 @@ impl OutputConfig {
             OutputConfig::Stdout { redact, .. }
             | OutputConfig::File { redact, .. }
             | OutputConfig::Syslog { redact, .. } => redact.as_ref(),
+            OutputConfig::Hec(h) | OutputConfig::Elasticsearch(h) => h.redact.as_ref(),
         }
     }
 
@@ -362,6 +375,16 @@ impl OutputConfig {
             OutputConfig::Stdout { options, .. }
             | OutputConfig::File { options, .. }
             | OutputConfig::Syslog { options, .. } => options,
+            OutputConfig::Hec(h) | OutputConfig::Elasticsearch(h) => &h.options,
+        }
+    }
+
+    /// The delivery queue of a network output.
+    pub fn queue(&self) -> Option<&QueueConfig> {
+        match self {
+            OutputConfig::Stdout { .. } | OutputConfig::File { .. } => None,
+            OutputConfig::Syslog { queue, .. } => Some(queue),
+            OutputConfig::Hec(h) | OutputConfig::Elasticsearch(h) => Some(&h.queue),
         }
     }
 }
@@ -462,6 +485,44 @@ impl Config {
                         "line {}: [[output]] #{}: encoding: \"fail2ban\" is for a file fail2ban reads (type = \"file\"), not for syslog",
                         line_of_table(text, "output", i),
                         i + 1
+                    )));
+                }
+            }
+            let place = || {
+                format!(
+                    "line {}: [[output]] #{}",
+                    line_of_table(text, "output", i),
+                    i + 1
+                )
+            };
+            match o {
+                OutputConfig::Hec(h) | OutputConfig::Elasticsearch(h) => {
+                    h.validate()
+                        .map_err(|e| Error::new(format!("{}: {e}", place())))?;
+                    let allowed: &[Encoding] = match o {
+                        OutputConfig::Hec(_) => &[Encoding::Hec],
+                        _ => &[Encoding::Ecs, Encoding::Json],
+                    };
+                    if !allowed.contains(&o.encoding()) {
+                        return Err(Error::new(format!(
+                            "{}: encoding: {:?} is not for this receiver; use {}",
+                            place(),
+                            o.encoding(),
+                            allowed
+                                .iter()
+                                .map(|e| format!("\"{}\"", format!("{e:?}").to_lowercase()))
+                                .collect::<Vec<_>>()
+                                .join(" or ")
+                        )));
+                    }
+                }
+                _ => {}
+            }
+            if let Some(q) = o.queue() {
+                if q.spool_dir.as_ref().is_some_and(|d| !d.is_absolute()) {
+                    return Err(Error::new(format!(
+                        "{}: queue.spool_dir is relative; use an absolute path (e.g. under /var/lib/sipannotate)",
+                        place()
                     )));
                 }
             }
@@ -622,6 +683,18 @@ impl Config {
                     let _ = writeln!(
                         s,
                         "output: syslog {transport:?} {address} ({encoding:?}, {framing:?})"
+                    );
+                }
+                OutputConfig::Hec(h) => {
+                    let _ = writeln!(s, "output: Splunk HEC {} ({:?})", h.url, o.encoding());
+                }
+                OutputConfig::Elasticsearch(h) => {
+                    let _ = writeln!(
+                        s,
+                        "output: Elasticsearch {} index {} ({:?})",
+                        h.url,
+                        h.index,
+                        o.encoding()
                     );
                 }
             }

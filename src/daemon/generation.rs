@@ -21,7 +21,9 @@ use crate::correlate::{Correlator, Finding};
 use crate::error::{Error, Result};
 use crate::format::siem::SiemOptions;
 use crate::matcher::Matcher;
+use crate::sink::http::{Api, HttpSink};
 use crate::sink::policy::{OutputFilter, RecordType, Redactor};
+use crate::sink::queue::{OutputCounters, QueuedSink};
 use crate::sink::syslog::SyslogSink;
 use crate::sink::{Encoder, EventSender, FileSink, Flush, Labels, Record, Sink, StdoutSink};
 use crate::source::checkpoint::{Checkpoints, Position};
@@ -43,6 +45,20 @@ pub struct Shared {
     pub correlator: Mutex<Option<Correlator>>,
     /// The analysis part of `/metrics`, rendered by the sink thread.
     pub metrics: Mutex<String>,
+    /// Delivery counters of the network outputs, by name (kept over reloads).
+    pub outputs: Mutex<BTreeMap<String, Arc<OutputCounters>>>,
+}
+
+impl Shared {
+    /// The counters of an output (the same ones after a reload).
+    fn output_counters(&self, name: &str) -> Arc<OutputCounters> {
+        self.outputs
+            .lock()
+            .expect("outputs lock")
+            .entry(name.to_string())
+            .or_default()
+            .clone()
+    }
 }
 
 /// One input's counters, for STATUS= and the stats event.
@@ -157,6 +173,28 @@ impl Generation {
                     )
                     .map_err(|e| Error::new(format!("output syslog {address}: {e}")))?,
                 ),
+                OutputConfig::Hec(h) | OutputConfig::Elasticsearch(h) => {
+                    let api = match o {
+                        OutputConfig::Hec(_) => Api::Hec,
+                        _ => Api::Bulk,
+                    };
+                    Box::new(
+                        HttpSink::new(api, h)
+                            .map_err(|e| Error::new(format!("output {}: {e}", h.url)))?,
+                    )
+                }
+            };
+            // Network outputs deliver from a worker of their own.
+            let sink: Box<dyn Sink> = match o.queue() {
+                Some(q) => {
+                    let name = sink.describe();
+                    let counters = shared.output_counters(&name);
+                    Box::new(
+                        QueuedSink::start(sink, q.clone(), counters)
+                            .map_err(|e| Error::new(format!("output {name}: {e}")))?,
+                    )
+                }
+                None => sink,
             };
             let redactor = o
                 .redact()
@@ -678,6 +716,7 @@ fn sink_loop(
                 heartbeat: &beat,
                 retrying: &|| {},
                 cancelled: &|| false,
+                rejected: &|_| {},
             };
             for sink in sinks.iter_mut() {
                 sink.flush(&ctx)

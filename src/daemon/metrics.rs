@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::report::prometheus_label;
 
 use super::generation::Shared;
+use crate::sink::queue::OutputCounters;
 
 /// Binds now (a port in use is a start-up error) and serves from a thread.
 pub fn serve(addr: SocketAddr, shared: Arc<Shared>) -> Result<()> {
@@ -102,6 +103,60 @@ pub fn render(shared: &Shared) -> String {
         "# HELP sipannotate_events_delivered_total Events every output has taken.\n# TYPE sipannotate_events_delivered_total counter\nsipannotate_events_delivered_total {}",
         shared.events_out.load(Ordering::Relaxed)
     );
+    let outputs = shared.outputs.lock().expect("outputs lock").clone();
+    type Counter = fn(&OutputCounters) -> u64;
+    let families: [(&str, &str, &str, Counter); 6] = [
+        (
+            "output_delivered_records_total",
+            "counter",
+            "Records the receiver confirmed.",
+            |c| c.delivered_records.load(Ordering::Relaxed),
+        ),
+        (
+            "output_dropped_records_total",
+            "counter",
+            "Records dropped because the queue was full (when_full = \"drop_newest\").",
+            |c| c.dropped_records.load(Ordering::Relaxed),
+        ),
+        (
+            "output_rejected_records_total",
+            "counter",
+            "Records the receiver refused for good.",
+            |c| c.rejected_records.load(Ordering::Relaxed),
+        ),
+        (
+            "output_spooled_records_total",
+            "counter",
+            "Records written to the spool during outages.",
+            |c| c.spooled_records.load(Ordering::Relaxed),
+        ),
+        (
+            "output_spool_bytes",
+            "gauge",
+            "Bytes waiting in the spool.",
+            |c| c.spool_bytes.load(Ordering::Relaxed),
+        ),
+        (
+            "output_up",
+            "gauge",
+            "1 when the last delivery attempt succeeded.",
+            |c| u64::from(!c.down.load(Ordering::Relaxed)),
+        ),
+    ];
+    for (name, kind, help, field) in families {
+        let _ = writeln!(
+            o,
+            "# HELP sipannotate_{name} {help}\n# TYPE sipannotate_{name} {kind}"
+        );
+        for (output, c) in &outputs {
+            let _ = writeln!(
+                o,
+                "sipannotate_{name}{{output=\"{}\"}} {}",
+                prometheus_label(output),
+                field(c)
+            );
+        }
+    }
     o.push_str(&shared.metrics.lock().expect("metrics lock"));
     o
 }

@@ -229,6 +229,13 @@ fn stats_event(shared: &Shared) -> serde_json::Map<String, serde_json::Value> {
         "ts": ts,
         "events_delivered": shared.events_out.load(Ordering::Relaxed),
         "inputs": status,
+        "outputs": shared
+            .outputs
+            .lock()
+            .expect("outputs lock")
+            .iter()
+            .map(|(name, c)| (name.clone(), c.to_json()))
+            .collect::<serde_json::Map<_, _>>(),
     });
     match v {
         serde_json::Value::Object(m) => m,

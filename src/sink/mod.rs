@@ -8,6 +8,7 @@
 //! the peer has the data, retrying inside with back-off, and an error from it
 //! keeps the positions where they were (at-least-once).
 
+pub mod http;
 pub mod policy;
 pub mod queue;
 pub mod syslog;
@@ -77,6 +78,8 @@ pub struct Flush<'a> {
     /// True once the daemon is stopping: a retrying sink gives up with
     /// `ErrorKind::Interrupted`, keeping its batch undelivered.
     pub cancelled: &'a dyn Fn() -> bool,
+    /// Told how many records the receiver refused for good (and the sink dropped).
+    pub rejected: &'a dyn Fn(u64),
 }
 
 impl Flush<'_> {
@@ -85,6 +88,7 @@ impl Flush<'_> {
         heartbeat: &|| {},
         retrying: &|| {},
         cancelled: &|| false,
+        rejected: &|_| {},
     };
 
     /// Sleeps `d` (a back-off) in short steps, beating and watching for

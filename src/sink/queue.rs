@@ -75,6 +75,8 @@ impl Default for QueueConfig {
 pub struct OutputCounters {
     pub delivered_records: AtomicU64,
     pub dropped_records: AtomicU64,
+    /// Refused by the receiver for good (a mapping error, invalid data).
+    pub rejected_records: AtomicU64,
     pub spooled_records: AtomicU64,
     /// Bytes in the spool now.
     pub spool_bytes: AtomicU64,
@@ -90,6 +92,7 @@ impl OutputCounters {
         serde_json::json!({
             "delivered_records": get(&self.delivered_records),
             "dropped_records": get(&self.dropped_records),
+            "rejected_records": get(&self.rejected_records),
             "spooled_records": get(&self.spooled_records),
             "spool_bytes": get(&self.spool_bytes),
             "queue_bytes": get(&self.queue_bytes),
@@ -109,7 +112,9 @@ struct Batch {
 impl Batch {
     fn records(&self) -> impl Iterator<Item = &[u8]> {
         let starts = std::iter::once(0).chain(self.ends.iter().copied());
-        starts.zip(self.ends.iter().copied()).map(|(s, e)| &self.data[s..e])
+        starts
+            .zip(self.ends.iter().copied())
+            .map(|(s, e)| &self.data[s..e])
     }
     fn count(&self) -> u64 {
         self.ends.len() as u64
@@ -154,6 +159,8 @@ pub struct QueuedSink {
     next_seq: u64,
     shared: Arc<Shared>,
     worker: Option<JoinHandle<()>>,
+    /// When a drop was last reported.
+    drop_said: std::cell::Cell<Option<Instant>>,
 }
 
 impl QueuedSink {
@@ -203,20 +210,31 @@ impl QueuedSink {
             next_seq,
             shared,
             worker: Some(worker),
+            drop_said: std::cell::Cell::new(None),
         })
     }
 
     fn drop_batch(&self, state: &mut State, batch: &Batch) {
         let n = batch.count();
-        self.shared
+        let total = self
+            .shared
             .counters
             .dropped_records
-            .fetch_add(n, Ordering::Relaxed);
+            .fetch_add(n, Ordering::Relaxed)
+            + n;
         state.done_seq = state.done_seq.max(batch.seq);
-        eprintln!(
-            "sipannotate: {}: queue full, {n} record(s) dropped (when_full = \"drop_newest\")",
-            self.name
-        );
+        // Said once a minute at most: an outage drops batch after batch.
+        if self
+            .drop_said
+            .get()
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(60))
+        {
+            eprintln!(
+                "sipannotate: {}: queue full, records dropped (when_full = \"drop_newest\"): {total} so far",
+                self.name
+            );
+            self.drop_said.set(Some(Instant::now()));
+        }
     }
 
     /// Waits for a change of the shared state, beating meanwhile.
@@ -339,7 +357,12 @@ impl Drop for QueuedSink {
             }
         } else {
             let until = Instant::now() + DRAIN_AT_STOP;
-            while !state.memory.is_empty() && state.failed.is_none() && Instant::now() < until {
+            // A receiver that is down gets no grace: the daemon must stop.
+            while !state.memory.is_empty()
+                && !state.down
+                && state.failed.is_none()
+                && Instant::now() < until
+            {
                 let (s, _) = self
                     .shared
                     .changed
@@ -375,7 +398,10 @@ fn deliver_loop(mut inner: Box<dyn Sink>, shared: &Shared) {
                     return;
                 }
                 let mem = state.memory.front().map(|b| b.seq);
-                let disk = state.spool.as_ref().and_then(|s| s.files.keys().next().copied());
+                let disk = state
+                    .spool
+                    .as_ref()
+                    .and_then(|s| s.files.keys().next().copied());
                 match (mem, disk) {
                     (Some(m), d) if d.is_none_or(|d| m < d) => {
                         break state.memory.front().expect("a batch").clone()
@@ -408,10 +434,18 @@ fn deliver_loop(mut inner: Box<dyn Sink>, shared: &Shared) {
             shared.changed.notify_all();
         };
         let cancelled = || shared.lock().stop;
+        let rejected = std::cell::Cell::new(0);
         let ctx = Flush {
             heartbeat: &|| {},
             retrying: &retrying,
             cancelled: &cancelled,
+            rejected: &|n| {
+                rejected.set(rejected.get() + n);
+                shared
+                    .counters
+                    .rejected_records
+                    .fetch_add(n, Ordering::Relaxed);
+            },
         };
         let result = batch
             .records()
@@ -432,10 +466,10 @@ fn deliver_loop(mut inner: Box<dyn Sink>, shared: &Shared) {
                 state.down = false;
                 state.done_seq = state.done_seq.max(batch.seq);
                 shared.counters.down.store(false, Ordering::Relaxed);
-                shared
-                    .counters
-                    .delivered_records
-                    .fetch_add(batch.count(), Ordering::Relaxed);
+                shared.counters.delivered_records.fetch_add(
+                    batch.count().saturating_sub(rejected.get()),
+                    Ordering::Relaxed,
+                );
                 shared
                     .counters
                     .queue_bytes
@@ -464,7 +498,8 @@ struct Spool {
 
 impl Spool {
     fn open(dir: &Path, max_bytes: u64, counters: &OutputCounters) -> io::Result<Spool> {
-        let named = |e: io::Error| io::Error::new(e.kind(), format!("spool {}: {e}", dir.display()));
+        let named =
+            |e: io::Error| io::Error::new(e.kind(), format!("spool {}: {e}", dir.display()));
         fs::create_dir_all(dir).map_err(named)?;
         let lock = File::create(dir.join("LOCK")).map_err(named)?;
         lock.try_lock().map_err(|_| {
@@ -525,7 +560,8 @@ impl Spool {
         }
         let path = self.path(batch.seq);
         let tmp = path.with_extension("tmp");
-        let named = |e: io::Error| io::Error::new(e.kind(), format!("spool {}: {e}", tmp.display()));
+        let named =
+            |e: io::Error| io::Error::new(e.kind(), format!("spool {}: {e}", tmp.display()));
         let mut f = File::create(&tmp).map_err(named)?;
         f.write_all(&body).map_err(named)?;
         f.sync_all().map_err(named)?;
@@ -585,11 +621,13 @@ mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
 
+    type Got = Arc<Mutex<Vec<Vec<u8>>>>;
+
     /// A sink that fails while `down` is set, and keeps what it delivered.
     struct Flaky {
         down: Arc<AtomicBool>,
         pending: Vec<Vec<u8>>,
-        got: Arc<Mutex<Vec<Vec<u8>>>>,
+        got: Got,
         attempts: Arc<AtomicUsize>,
     }
 
@@ -612,7 +650,7 @@ mod tests {
         }
     }
 
-    fn flaky(down: bool) -> (Box<Flaky>, Arc<AtomicBool>, Arc<Mutex<Vec<Vec<u8>>>>) {
+    fn flaky(down: bool) -> (Box<Flaky>, Arc<AtomicBool>, Got) {
         let d = Arc::new(AtomicBool::new(down));
         let got = Arc::new(Mutex::new(Vec::new()));
         let sink = Box::new(Flaky {

@@ -223,6 +223,11 @@ impl Tls {
         })
     }
 
+    /// The rustls configuration (for an HTTP client).
+    pub fn client_config(&self) -> Arc<ClientConfig> {
+        self.config.clone()
+    }
+
     /// Runs the handshake over `sock` (so a bad certificate fails here, not at the first write).
     pub fn connect(&self, sock: TcpStream) -> io::Result<Conn> {
         let conn = ClientConnection::new(self.config.clone(), self.name.clone())

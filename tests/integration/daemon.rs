@@ -52,10 +52,16 @@ fn file_input(paths: &[&Path], extra: &str) -> String {
 
 /// Starts the daemon and waits until it says it has started.
 pub fn start(config: &Path, stdout: Stdio) -> Child {
+    start_with_env(config, stdout, &[])
+}
+
+/// `start`, with these environment variables set for the daemon.
+pub fn start_with_env(config: &Path, stdout: Stdio, env: &[(&str, &str)]) -> Child {
     let err = config.with_file_name("daemon.err");
     let mut child = Command::new(bin())
         .args(["daemon", "--no-patterns-dir", "--config"])
         .arg(config)
+        .envs(env.iter().copied())
         .stdout(stdout)
         .stderr(
             OpenOptions::new()
@@ -122,7 +128,7 @@ fn wait_for(path: &Path, want: usize, limit: Duration) -> BTreeMap<String, usize
 /// with noise in between. Each has the Call-ID `c<n>`.
 pub fn record(n: u64) -> Vec<u8> {
     let mut r = Vec::new();
-    if n % 4 == 0 {
+    if n.is_multiple_of(4) {
         write!(
             r,
             "[2026-11-21 10:00:00] VERBOSE[42] res_pjsip_logger.c: <--- Received SIP response (420 bytes) from UDP:127.0.0.1:5060 --->\n\

@@ -8,6 +8,7 @@ mod corpus;
 mod daemon;
 mod flows;
 mod hostile;
+mod http_sinks;
 mod inputs;
 mod kb;
 mod real_tools;
