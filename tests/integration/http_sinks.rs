@@ -489,8 +489,7 @@ fn a_drop_newest_output_never_holds_up_the_inputs_or_the_other_outputs() {
     let text = fs::read_to_string(&events).unwrap();
     let stats: Value = serde_json::from_str(
         text.lines()
-            .filter(|l| l.contains("\"type\":\"stats\""))
-            .last()
+            .rfind(|l| l.contains("\"type\":\"stats\""))
             .expect("a stats event"),
     )
     .unwrap();
