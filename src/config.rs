@@ -761,6 +761,31 @@ mod tests {
     }
 
     #[test]
+    fn http_outputs_are_checked_with_their_line() {
+        let input = "[[input]]\ntype = \"file\"\npaths = [\"/var/log/a.log\"]\n\n";
+        let parse = |output: &str| Config::parse(&format!("{input}[[output]]\n{output}"));
+        let err = |output: &str| parse(output).unwrap_err().to_string();
+        let hec = "type = \"hec\"\nurl = \"https://splunk:8088/services/collector/event\"\ntoken_env = \"T\"\n";
+        let c = parse(hec).unwrap();
+        assert_eq!(c.outputs[0].encoding(), Encoding::Hec);
+        let e = err(&format!("{hec}encoding = \"cef\"\n"));
+        assert!(e.contains("line 5") && e.contains("use \"hec\""), "{e}");
+        let e = err("type = \"elasticsearch\"\nurl = \"es:9200\"\n");
+        assert!(e.contains("line 5") && e.contains("http://"), "{e}");
+        let e = err("type = \"elasticsearch\"\nurl = \"http://u:p@es:9200\"\n");
+        assert!(e.contains("token_file or token_env"), "{e}");
+        let es = "type = \"elasticsearch\"\nurl = \"http://es:9200\"\n";
+        assert_eq!(parse(es).unwrap().outputs[0].encoding(), Encoding::Ecs);
+        assert!(parse(&format!("{es}encoding = \"json\"\n")).is_ok());
+        let e = err(&format!("{es}token_file = \"/a\"\ntoken_env = \"B\"\n"));
+        assert!(e.contains("not both"), "{e}");
+        let e = err(&format!("{es}queue = {{ spool_dir = \"spool\" }}\n"));
+        assert!(e.contains("spool_dir is relative"), "{e}");
+        let e = err(&format!("{es}queue = {{ when_full = \"drop_oldest\" }}\n"));
+        assert!(e.contains("drop_newest"), "{e}");
+    }
+
+    #[test]
     fn minimal_config_gets_service_defaults() {
         let c =
             Config::parse("[[input]]\ntype = \"file\"\npaths = [\"/var/log/a.log\"]\n").unwrap();

@@ -504,3 +504,85 @@ fn a_drop_newest_output_never_holds_up_the_inputs_or_the_other_outputs() {
         "{err}"
     );
 }
+
+/// Events per second through each kind of output, from a file of
+/// `SINK_BENCH_EVENTS` records (default 50 000) read from the beginning
+/// until the receiver has them all. Run by hand:
+/// `cargo test --release --test integration sink_throughput -- --ignored --nocapture`.
+#[test]
+#[ignore = "a benchmark: prints figures, asserts only completeness"]
+fn sink_throughput() {
+    let n: u64 = std::env::var("SINK_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50_000);
+    let dir = scratch("sink-bench");
+    let log = dir.join("pbx.log");
+    append(&log, 0, n);
+    let token = dir.join("t");
+    fs::write(&token, "t").unwrap();
+    let run = |name: &str, output: &str, arrived: &dyn Fn() -> u64| {
+        let d = dir.join(name);
+        fs::create_dir_all(&d).unwrap();
+        let cfg = daemon_config(&d, &log, "channel_capacity = 8192", output);
+        let t = Instant::now();
+        let mut daemon = start(&cfg, Stdio::null());
+        let until = Instant::now() + Duration::from_secs(300);
+        while arrived() < n && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let secs = t.elapsed().as_secs_f64();
+        terminate(&mut daemon);
+        assert_eq!(arrived(), n, "{name}: every event arrived");
+        eprintln!(
+            "{name:<34} {n} events {secs:6.2} s {:>8.0} events/s",
+            n as f64 / secs
+        );
+    };
+    let lines =
+        |p: &Path| fs::read(p).map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count() as u64);
+    let file = dir.join("events.json");
+    run(
+        "file, json",
+        &format!(
+            "[[output]]\ntype = \"file\"\npath = \"{}\"\n",
+            file.display()
+        ),
+        &|| lines(&file),
+    );
+    let (udp, tcp) = (free_port(), free_port());
+    let mut rsyslog = start_rsyslog(
+        &dir.join("rsyslog"),
+        &crate::sinks::receiver_conf(Some(udp), tcp, &dir),
+        Some(udp),
+        Some(tcp),
+    );
+    run(
+        "syslog tcp, rfc5424 (rsyslog)",
+        &format!("[[output]]\ntype = \"syslog\"\naddress = \"127.0.0.1:{tcp}\"\n"),
+        &|| lines(&dir.join("tcp.log")),
+    );
+    terminate(&mut rsyslog);
+    for (api, url, extra) in [
+        ("hec", "/services/collector/event", ""),
+        ("elasticsearch", "", "index = \"sip-events\"\n"),
+    ] {
+        let rx = Receiver::start(
+            0,
+            Seen {
+                expect_auth: if api == "hec" { "Splunk t" } else { "ApiKey t" }.into(),
+                ..Seen::default()
+            },
+        );
+        run(
+            &format!("{api}, gzip"),
+            &format!(
+                "[[output]]\ntype = \"{api}\"\nurl = \"http://127.0.0.1:{}{url}\"\ntoken_file = \"{}\"\n{extra}",
+                rx.port,
+                token.display()
+            ),
+            &|| rx.seen().docs.len() as u64,
+        );
+        eprintln!("  ({} requests)", rx.seen().requests);
+    }
+}

@@ -39,7 +39,7 @@ fn wait_distinct(path: &Path, want: usize, limit: Duration) -> Vec<u64> {
     }
 }
 
-fn receiver_conf(udp: Option<u16>, tcp: u16, dir: &Path) -> String {
+pub fn receiver_conf(udp: Option<u16>, tcp: u16, dir: &Path) -> String {
     let mut c = String::from("template(name=\"raw\" type=\"string\" string=\"%rawmsg%\\n\")\n");
     c.push_str(&format!(
         "module(load=\"imtcp\")\ninput(type=\"imtcp\" address=\"127.0.0.1\" port=\"{tcp}\" ruleset=\"tcp\")\n\
