@@ -84,27 +84,14 @@ pub fn render(shared: &Shared) -> String {
             |s| s.lag_bytes,
         ),
     ];
-    for (name, kind, help, field) in families {
-        let _ = writeln!(
-            o,
-            "# HELP sipannotate_{name} {help}\n# TYPE sipannotate_{name} {kind}"
-        );
-        for (input, s) in &status {
-            let _ = writeln!(
-                o,
-                "sipannotate_{name}{{input=\"{}\"}} {}",
-                prometheus_label(input),
-                field(s)
-            );
-        }
-    }
+    write_families(&mut o, "input", &status, &families);
     let _ = writeln!(
         o,
         "# HELP sipannotate_events_delivered_total Events every output has taken.\n# TYPE sipannotate_events_delivered_total counter\nsipannotate_events_delivered_total {}",
         shared.events_out.load(Ordering::Relaxed)
     );
     let outputs = shared.outputs.lock().expect("outputs lock").clone();
-    type Counter = fn(&OutputCounters) -> u64;
+    type Counter = fn(&Arc<OutputCounters>) -> u64;
     let families: [(&str, &str, &str, Counter); 6] = [
         (
             "output_delivered_records_total",
@@ -143,20 +130,33 @@ pub fn render(shared: &Shared) -> String {
             |c| u64::from(!c.down.load(Ordering::Relaxed)),
         ),
     ];
+    write_families(&mut o, "output", &outputs, &families);
+    o.push_str(&shared.metrics.lock().expect("metrics lock"));
+    o
+}
+
+/// A metric family: name, type, help, and the value of one item.
+type Family<'a, T> = (&'a str, &'a str, &'a str, fn(&T) -> u64);
+
+/// Metric families with one series per item, labelled `label="<item name>"`.
+fn write_families<T>(
+    o: &mut String,
+    label: &str,
+    items: &std::collections::BTreeMap<String, T>,
+    families: &[Family<'_, T>],
+) {
     for (name, kind, help, field) in families {
         let _ = writeln!(
             o,
             "# HELP sipannotate_{name} {help}\n# TYPE sipannotate_{name} {kind}"
         );
-        for (output, c) in &outputs {
+        for (item, v) in items {
             let _ = writeln!(
                 o,
-                "sipannotate_{name}{{output=\"{}\"}} {}",
-                prometheus_label(output),
-                field(c)
+                "sipannotate_{name}{{{label}=\"{}\"}} {}",
+                prometheus_label(item),
+                field(v)
             );
         }
     }
-    o.push_str(&shared.metrics.lock().expect("metrics lock"));
-    o
 }

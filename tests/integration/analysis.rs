@@ -597,7 +597,7 @@ fn check_jail_example() {
 }
 
 /// `GET path` on a loopback HTTP server: (status line, body).
-fn http_get(addr: &str, path: &str) -> (String, String) {
+pub fn http_get(addr: &str, path: &str) -> (String, String) {
     use std::io::Read;
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
@@ -613,7 +613,7 @@ fn http_get(addr: &str, path: &str) -> (String, String) {
 }
 
 /// The value of one series in a Prometheus exposition.
-fn series(metrics: &str, name_and_labels: &str) -> Option<f64> {
+pub fn series(metrics: &str, name_and_labels: &str) -> Option<f64> {
     metrics.lines().find_map(|l| {
         l.strip_prefix(name_and_labels)
             .and_then(|rest| rest.strip_prefix(' '))

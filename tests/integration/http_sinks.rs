@@ -454,10 +454,11 @@ fn a_drop_newest_output_never_holds_up_the_inputs_or_the_other_outputs() {
     let log = dir.join("pbx.log");
     fs::File::create(&log).unwrap();
     let events = dir.join("events.json");
+    let metrics = format!("127.0.0.1:{}", free_port());
     let cfg = daemon_config(
         &dir,
         &log,
-        "stats_interval_secs = 1",
+        &format!("stats_interval_secs = 1\n[analysis]\nprometheus_listen = \"{metrics}\""),
         &format!(
             "[[output]]\ntype = \"hec\"\nurl = \"http://127.0.0.1:{dead}/services/collector/event\"\n\
              token_file = \"{}\"\nqueue = {{ max_bytes = 100000, when_full = \"drop_newest\" }}\n\n\
@@ -484,7 +485,17 @@ fn a_drop_newest_output_never_holds_up_the_inputs_or_the_other_outputs() {
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_millis(1500));
+    let (status, exposition) = crate::analysis::http_get(&metrics, "/metrics");
     terminate(&mut daemon);
+    assert!(status.contains("200"), "{status}");
+    let output = format!("{{output=\"hec http://127.0.0.1:{dead}/services/collector/event\"}}");
+    let metric = |name: &str| crate::analysis::series(&exposition, &format!("{name}{output}"));
+    assert!(metric("sipannotate_output_dropped_records_total").unwrap() > 0.0);
+    assert_eq!(metric("sipannotate_output_up"), Some(0.0));
+    assert_eq!(
+        metric("sipannotate_output_delivered_records_total"),
+        Some(0.0)
+    );
     assert_eq!(responses(&events), 400, "the file output got everything");
     let text = fs::read_to_string(&events).unwrap();
     let stats: Value = serde_json::from_str(
