@@ -597,3 +597,93 @@ fn sink_throughput() {
         eprintln!("  ({} requests)", rx.seen().requests);
     }
 }
+
+/// HTTPS: the receiver's certificate is checked against `tls.ca_file`
+/// (Debian's `openssl s_server` as the TLS end, printing what it decrypts);
+/// without the right CA nothing is sent and the log says why.
+#[test]
+fn https_outputs_check_the_receivers_certificate() {
+    let dir = scratch("http-tls");
+    crate::sinks::test_pki(&dir);
+    let openssl = debian_tool("/usr/bin/openssl", "openssl", "openssl");
+    let token = dir.join("t");
+    fs::write(&token, "tok").unwrap();
+    let log = dir.join("pbx.log");
+    append(&log, 0, 5);
+    let run = |name: &str, tls: &str| -> (String, String) {
+        let d = dir.join(name);
+        fs::create_dir_all(&d).unwrap();
+        let port = free_port();
+        let received = d.join("s_server.out");
+        let mut server = std::process::Command::new(&openssl)
+            .current_dir(&dir)
+            .args([
+                "s_server",
+                "-quiet",
+                "-accept",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .args(["-cert", "server.pem", "-key", "server.key"])
+            .stdin(Stdio::piped()) // s_server closes the connection at EOF on stdin
+            .stdout(fs::File::create(&received).unwrap())
+            .stderr(fs::File::create(d.join("s_server.err")).unwrap())
+            .spawn()
+            .unwrap();
+        let until = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let cfg = daemon_config(
+            &d,
+            &log,
+            "",
+            &format!(
+                "[[output]]\ntype = \"hec\"\nurl = \"https://127.0.0.1:{port}/services/collector/event\"\n\
+                 token_file = \"{}\"\ntimeout_secs = 2\n{tls}",
+                token.display()
+            ),
+        );
+        let mut daemon = start(&cfg, Stdio::null());
+        // s_server never answers: the daemon sends, times out and retries.
+        let err = d.join("daemon.err");
+        let until = Instant::now() + Duration::from_secs(10);
+        while !fs::read_to_string(&err)
+            .unwrap_or_default()
+            .contains("retrying")
+            && Instant::now() < until
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        terminate(&mut daemon);
+        // s_server prints what it decrypted once the connection closes.
+        let until = Instant::now() + Duration::from_secs(3);
+        let text =
+            || String::from_utf8_lossy(&fs::read(&received).unwrap_or_default()).into_owned();
+        while !text().contains("Authorization") && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = server.kill();
+        let _ = server.wait();
+        (
+            text(),
+            fs::read_to_string(d.join("daemon.err")).unwrap_or_default(),
+        )
+    };
+    let ca = dir.join("ca.pem");
+    let (got, _) = run(
+        "right-ca",
+        &format!("tls = {{ ca_file = \"{}\" }}\n", ca.display()),
+    );
+    assert!(
+        got.contains("POST /services/collector/event HTTP/1.1")
+            && got.contains("Authorization: Splunk tok")
+            && got.contains("Content-Encoding: gzip"),
+        "the request went through TLS: {got:.300}"
+    );
+    let (got, err) = run("system-roots", "");
+    assert!(
+        !got.contains("POST"),
+        "nothing sent to an unknown issuer: {got:.300}"
+    );
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+}

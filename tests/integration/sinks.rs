@@ -362,7 +362,7 @@ fn real_rsyslog_hands_messages_to_sipannotate_as_its_omprog_output() {
 
 /// A test CA, a server certificate for localhost/127.0.0.1 and a client
 /// certificate, made with openssl.
-fn test_pki(dir: &Path) {
+pub fn test_pki(dir: &Path) {
     let openssl = debian_tool("/usr/bin/openssl", "openssl", "openssl");
     let run = |args: &[&str]| {
         let out = Command::new(&openssl)
