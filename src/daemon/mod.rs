@@ -6,6 +6,8 @@
 //! - SIGHUP reloads the config and patterns: a broken new config keeps the
 //!   running one and says why; a good one stops the running generation
 //!   (open messages completed, positions kept) and starts the new one there;
+//! - SIGUSR1 reopens the output files (logrotate's `postrotate`): the same
+//!   configuration is stopped and started again, positions kept;
 //! - SIGTERM/SIGINT drain: inputs complete their open messages, outputs
 //!   flush, checkpoints are written; if an output stays blocked past
 //!   `drain_timeout_secs`, the acknowledged checkpoints are written and the
@@ -24,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, select, tick};
 use sd_notify::NotifyState;
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 
 use crate::error::{Error, Result};
 use crate::source::checkpoint::Checkpoints;
@@ -52,7 +54,7 @@ pub fn run(config_path: &Path, patterns_dir: Option<&Path>) -> Result<()> {
         })?;
 
     let (sig_tx, signals) = bounded::<i32>(8);
-    let mut sigs = signal_hook::iterator::Signals::new([SIGHUP, SIGTERM, SIGINT])
+    let mut sigs = signal_hook::iterator::Signals::new([SIGHUP, SIGTERM, SIGINT, SIGUSR1])
         .map_err(|e| Error::new(format!("cannot install signal handlers: {e}")))?;
     std::thread::Builder::new()
         .name("signals".into())
@@ -118,6 +120,16 @@ pub fn run(config_path: &Path, patterns_dir: Option<&Path>) -> Result<()> {
                             let _ = sd_notify::notify(false, &[NotifyState::Ready, NotifyState::Status("reloaded")]);
                         }
                     }
+                }
+                Ok(SIGUSR1) => {
+                    // The output files were rotated away: open them again.
+                    if !generation.stop(drain_timeout(&loaded)) {
+                        save(&shared, &state_dir);
+                        return Err(Error::new("reopen: the output stayed blocked; positions saved, exiting so systemd restarts the service"));
+                    }
+                    save(&shared, &state_dir);
+                    generation = Generation::start(&loaded, &shared, started)?;
+                    eprintln!("sipannotate: outputs reopened");
                 }
                 Ok(_) => {
                     let _ = sd_notify::notify(false, &[NotifyState::Stopping, NotifyState::Status("draining")]);

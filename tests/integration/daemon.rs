@@ -787,3 +787,52 @@ fn a_sip_dump_split_by_a_rotation_still_yields_one_complete_event_and_stats_are_
     assert_eq!(logs["events"], 1, "{stats}");
     assert!(logs["lines"].as_u64().unwrap() >= 8, "{stats}");
 }
+
+/// logrotate moves the events file away and sends SIGUSR1: the daemon
+/// writes a new file at the configured path, losing and repeating nothing.
+#[test]
+fn sigusr1_reopens_the_output_file_after_logrotate_moved_it() {
+    let dir = scratch("reopen");
+    let log = dir.join("pbx.log");
+    fs::File::create(&log).unwrap();
+    let cfg = config(&dir, &file_input(&[&log], ""), "");
+    let mut daemon = start(&cfg, Stdio::null());
+    let append = |from: u64, to: u64| {
+        let mut f = OpenOptions::new().append(true).open(&log).unwrap();
+        for n in from..to {
+            f.write_all(&record(n)).unwrap();
+        }
+    };
+    let events = dir.join("events.json");
+    append(0, 100);
+    wait_for(&events, 100, Duration::from_secs(10));
+    let rotated = dir.join("events.json.1");
+    fs::rename(&events, &rotated).unwrap();
+    signal(&daemon, "USR1");
+    let err = dir.join("daemon.err");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !fs::read_to_string(&err)
+        .unwrap()
+        .contains("outputs reopened")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no reopen: {}",
+            fs::read_to_string(&err).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    append(100, 200);
+    let new = wait_for(&events, 100, Duration::from_secs(10));
+    signal(&daemon, "TERM");
+    assert!(wait_exit(&mut daemon, Duration::from_secs(20)).success());
+    let old = call_ids(&rotated);
+    assert_eq!(
+        missing(&old, 100),
+        "",
+        "the rotated file has the first events"
+    );
+    assert_eq!(old.len(), 100, "and only those");
+    let want: BTreeMap<String, usize> = (100..200).map(|n| (format!("c{n}"), 1)).collect();
+    assert_eq!(new, want, "the new file has the rest, once each");
+}
