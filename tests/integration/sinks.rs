@@ -647,3 +647,96 @@ fn tls_syslog_reaches_real_rsyslog_and_a_wrong_server_name_or_pin_is_refused() {
         "{err}"
     );
 }
+
+/// Debian's syslog-ng: its package conflicts with rsyslog (both are the
+/// system logger), so `.ci/run` unpacks it under /opt/syslog-ng and installs
+/// only its libraries; an installed one is used when present.
+fn syslog_ng() -> (PathBuf, Vec<String>, Vec<(String, String)>) {
+    if Path::new("/usr/sbin/syslog-ng").exists() {
+        return ("/usr/sbin/syslog-ng".into(), Vec::new(), Vec::new());
+    }
+    let root = Path::new("/opt/syslog-ng/usr");
+    assert!(
+        root.join("sbin/syslog-ng").exists(),
+        "syslog-ng is needed for this test: `.ci/run` unpacks Debian's syslog-ng-core under /opt/syslog-ng"
+    );
+    let lib = root.join("lib/syslog-ng");
+    (
+        root.join("sbin/syslog-ng"),
+        vec![format!("--module-path={}", lib.join("3.38").display())],
+        vec![("LD_LIBRARY_PATH".into(), lib.display().to_string())],
+    )
+}
+
+#[test]
+fn real_syslog_ng_hands_messages_to_sipannotate_as_its_program_destination() {
+    let dir = scratch("syslog-ng");
+    let (binary, args, env) = syslog_ng();
+    let port = free_port();
+    let events = dir.join("events.json");
+    // The README's destination, with the test's binary and paths.
+    let conf = dir.join("syslog-ng.conf");
+    fs::write(
+        &conf,
+        format!(
+            "@version: 3.38\n\
+             source s_net {{ tcp(ip(\"127.0.0.1\") port({port})); }};\n\
+             destination d_sip {{ program(\"{bin} rsyslog-omprog --no-patterns-dir --input msg --events {}\"); }};\n\
+             log {{ source(s_net); destination(d_sip); }};\n",
+            events.display(),
+            bin = env!("CARGO_BIN_EXE_sipannotate"),
+        ),
+    )
+    .unwrap();
+    let mut syslog_ng = Command::new(binary)
+        .arg("-F")
+        .arg("-f")
+        .arg(&conf)
+        .args(&args)
+        .arg("-R")
+        .arg(dir.join("persist"))
+        .arg("-c")
+        .arg(dir.join("ctl"))
+        .arg("-p")
+        .arg(dir.join("pid"))
+        .envs(env)
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(dir.join("syslog-ng.err")).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "syslog-ng did not start: {}",
+            fs::read_to_string(dir.join("syslog-ng.err")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for i in 0..10 {
+        let msg = if i % 2 == 0 {
+            format!("ACC: call missed: method=INVITE;call_id=ng-{i};code=503;reason=Service Unavailable")
+        } else {
+            format!("NOTICE: noise {i}")
+        };
+        logger(port, &["--tcp", "--rfc3164", &msg]);
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let ids = || -> Vec<String> {
+        fs::read_to_string(&events)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                assert_eq!(v["code"], 503);
+                assert_eq!(v["class_name"], "Server Failure");
+                v["call_id"].as_str().unwrap().to_string()
+            })
+            .collect()
+    };
+    while ids().len() < 5 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    terminate(&mut syslog_ng);
+    assert_eq!(ids(), ["ng-0", "ng-2", "ng-4", "ng-6", "ng-8"]);
+}
