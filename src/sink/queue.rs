@@ -297,7 +297,8 @@ impl Sink for QueuedSink {
             loop {
                 let quiet = !state.down
                     && state.spool.as_ref().is_some_and(|s| s.files.is_empty())
-                    && state.memory_bytes + size <= self.config.max_bytes;
+                    && (state.memory.is_empty()
+                        || state.memory_bytes + size <= self.config.max_bytes);
                 if quiet {
                     break;
                 }

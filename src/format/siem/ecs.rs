@@ -111,6 +111,9 @@ pub fn document(v: &View<'_>) -> Value {
     );
     put(&mut ours, "kb_id", json!(format!("sip-code-{}", ev.code)));
     put(&mut ours, "format", json!(v.format_id()));
+    // The line in its input: two identical lines stay two documents (the
+    // Elasticsearch output derives each document's _id from its content).
+    put(&mut ours, "line", json!(ev.line));
     if let Some(r) = &v.annotation.reason {
         let mut q = Map::new();
         put(&mut q, "protocol", json!(capped(r.value.protocol)));
