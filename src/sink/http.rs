@@ -29,7 +29,7 @@ use sha2::{Digest, Sha256};
 use super::policy::{OutputFilter, RedactConfig};
 use super::queue::QueueConfig;
 use super::tls::{Tls, TlsConfig};
-use super::{Flush, Sink};
+use super::{Backoff, Flush, Records, Sink};
 use crate::format::siem::SiemOptions;
 use crate::format::Encoding;
 
@@ -179,9 +179,6 @@ impl Secret {
     }
 }
 
-const MIN_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
-
 /// A Splunk HEC or Elasticsearch `_bulk` receiver.
 pub struct HttpSink {
     api: Api,
@@ -190,10 +187,11 @@ pub struct HttpSink {
     agent: ureq::Agent,
     secret: Secret,
     authorization: Option<String>,
+    /// `_bulk`: the action line up to the document's `_id` value.
+    action: Vec<u8>,
     /// Encoded records (with their line breaks) not yet delivered.
-    data: Vec<u8>,
-    ends: Vec<usize>,
-    backoff: Duration,
+    records: Records,
+    backoff: Backoff,
 }
 
 /// What one POST came to.
@@ -239,6 +237,9 @@ impl HttpSink {
                 "Splunk HEC needs a token: set token_file or token_env".into(),
             ));
         }
+        let mut action = b"{\"create\":{\"_index\":".to_vec();
+        crate::format::json::push_str(&mut action, &config.index);
+        action.extend_from_slice(b",\"_id\":\"");
         let mut sink = HttpSink {
             api,
             endpoint,
@@ -246,9 +247,9 @@ impl HttpSink {
             agent: builder.build(),
             secret,
             authorization: None,
-            data: Vec::new(),
-            ends: Vec::new(),
-            backoff: MIN_BACKOFF,
+            action,
+            records: Records::default(),
+            backoff: Backoff::new(),
         };
         sink.authorization = sink.authorization_header()?;
         Ok(sink)
@@ -267,22 +268,15 @@ impl HttpSink {
         }))
     }
 
-    fn record(&self, i: usize) -> &[u8] {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.data[start..self.ends[i]]
-    }
-
-    /// The body for these records, and its content type.
+    /// The request body for these records (by index).
     fn body(&self, records: &[usize]) -> Vec<u8> {
         let mut body = Vec::new();
         for &i in records {
-            let r = self.record(i);
+            let r = self.records.get(i);
             let r = r.strip_suffix(b"\n").unwrap_or(r);
             if self.api == Api::Bulk {
                 let id = Sha256::digest(r);
-                body.extend_from_slice(b"{\"create\":{\"_index\":");
-                crate::format::json::push_str(&mut body, &self.config.index);
-                body.extend_from_slice(b",\"_id\":\"");
+                body.extend_from_slice(&self.action);
                 for b in &id[..16] {
                     let _ = write!(body, "{b:02x}");
                 }
@@ -403,17 +397,13 @@ impl HttpSink {
             );
             *first = false;
         }
-        (ctx.retrying)();
-        let jitter = fastrand::u64(0..=self.backoff.as_millis() as u64 / 2);
-        ctx.pause(self.backoff + Duration::from_millis(jitter))?;
-        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
-        Ok(())
+        self.backoff.wait(ctx)
     }
 
     /// Delivers the records in `todo` (consecutive runs within the size cap).
     fn deliver(&mut self, ctx: &Flush<'_>) -> io::Result<()> {
         let mut cap = self.config.max_batch_bytes;
-        let mut todo: Vec<usize> = (0..self.ends.len()).collect();
+        let mut todo: Vec<usize> = (0..self.records.len()).collect();
         let mut first = true;
         let mut failed = false;
         while !todo.is_empty() {
@@ -423,7 +413,7 @@ impl HttpSink {
             let n = todo
                 .iter()
                 .position(|&i| {
-                    size += self.record(i).len() + 80;
+                    size += self.records.get(i).len() + 80;
                     size > cap
                 })
                 .unwrap_or(todo.len())
@@ -432,7 +422,7 @@ impl HttpSink {
             match self.post(ctx, &chunk) {
                 Outcome::Done => {
                     todo.drain(..n);
-                    self.backoff = MIN_BACKOFF;
+                    self.backoff.reset();
                     if failed {
                         eprintln!("sipannotate: {}: delivering again", self.describe());
                         failed = false;
@@ -481,18 +471,16 @@ impl Sink for HttpSink {
     }
 
     fn write(&mut self, record: &[u8]) -> io::Result<()> {
-        self.data.extend_from_slice(record);
-        self.ends.push(self.data.len());
+        self.records.push(record);
         Ok(())
     }
 
     fn flush(&mut self, ctx: &Flush<'_>) -> io::Result<()> {
-        if self.ends.is_empty() {
+        if self.records.is_empty() {
             return Ok(());
         }
         self.deliver(ctx)?;
-        self.data.clear();
-        self.ends.clear();
+        self.records.clear();
         Ok(())
     }
 }

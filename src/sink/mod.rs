@@ -112,6 +112,86 @@ impl Flush<'_> {
     }
 }
 
+/// Exponential back-off with jitter between delivery attempts: 100 ms
+/// doubling to 30 s, each wait up to half as long again at random (so many
+/// daemons do not retry in step).
+#[derive(Debug)]
+pub struct Backoff {
+    next: std::time::Duration,
+}
+
+impl Backoff {
+    const MIN: std::time::Duration = std::time::Duration::from_millis(100);
+    const MAX: std::time::Duration = std::time::Duration::from_secs(30);
+
+    pub fn new() -> Backoff {
+        Backoff { next: Backoff::MIN }
+    }
+
+    /// After a success: the next failure waits the shortest time again.
+    pub fn reset(&mut self) {
+        self.next = Backoff::MIN;
+    }
+
+    /// After a failure: tells the queue (`ctx.retrying`), waits, and doubles
+    /// the next wait; `Interrupted` if the daemon stops meanwhile.
+    pub fn wait(&mut self, ctx: &Flush<'_>) -> io::Result<()> {
+        (ctx.retrying)();
+        let jitter = fastrand::u64(0..=self.next.as_millis() as u64 / 2);
+        ctx.pause(self.next + std::time::Duration::from_millis(jitter))?;
+        self.next = (self.next * 2).min(Backoff::MAX);
+        Ok(())
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Encoded records (each with its line break) in one buffer, in order.
+#[derive(Debug, Default)]
+pub struct Records {
+    data: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Records {
+    pub fn push(&mut self, record: &[u8]) {
+        self.data.extend_from_slice(record);
+        self.ends.push(self.data.len());
+    }
+
+    /// Record `i`.
+    pub fn get(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.data[start..self.ends[i]]
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        (0..self.ends.len()).map(|i| self.get(i))
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.data.len()
+    }
+
+    pub fn clear(&mut self) {
+        self.data.clear();
+        self.ends.clear();
+    }
+}
+
 /// Standard output.
 pub struct StdoutSink {
     out: BufWriter<io::Stdout>,

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use super::{Flush, Sink};
+use super::{Flush, Records, Sink};
 
 /// What an output does when its queue (and spool) cannot take a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -55,7 +55,9 @@ pub struct QueueConfig {
     /// A directory of its own for this output: batches wait here on disk
     /// during an outage, and across restarts.
     pub spool_dir: Option<PathBuf>,
-    /// The spool's size cap.
+    /// The spool's size cap for new batches (what memory held when the
+    /// receiver failed is spooled whole, so it may pass the cap by up to
+    /// `max_bytes`).
     pub spool_max_bytes: u64,
 }
 
@@ -101,23 +103,16 @@ impl OutputCounters {
     }
 }
 
-/// Encoded records (each with its line break), in order.
+/// The records of one flush, numbered in the order they were handed over.
 #[derive(Debug, Default)]
 struct Batch {
     seq: u64,
-    data: Vec<u8>,
-    ends: Vec<usize>,
+    records: Records,
 }
 
 impl Batch {
-    fn records(&self) -> impl Iterator<Item = &[u8]> {
-        let starts = std::iter::once(0).chain(self.ends.iter().copied());
-        starts
-            .zip(self.ends.iter().copied())
-            .map(|(s, e)| &self.data[s..e])
-    }
     fn count(&self) -> u64 {
-        self.ends.len() as u64
+        self.records.len() as u64
     }
 }
 
@@ -277,20 +272,19 @@ impl Sink for QueuedSink {
     }
 
     fn write(&mut self, record: &[u8]) -> io::Result<()> {
-        self.batch.data.extend_from_slice(record);
-        self.batch.ends.push(self.batch.data.len());
+        self.batch.records.push(record);
         Ok(())
     }
 
     fn flush(&mut self, ctx: &Flush<'_>) -> io::Result<()> {
-        if self.batch.ends.is_empty() {
+        if self.batch.records.is_empty() {
             return Ok(());
         }
         let mut batch = std::mem::take(&mut self.batch);
         batch.seq = self.next_seq;
         self.next_seq += 1;
         let seq = batch.seq;
-        let size = batch.data.len();
+        let size = batch.records.bytes();
         let mut state = self.shared.lock();
         self.check(&state)?;
         if state.spool.is_some() {
@@ -449,7 +443,8 @@ fn deliver_loop(mut inner: Box<dyn Sink>, shared: &Shared) {
             },
         };
         let result = batch
-            .records()
+            .records
+            .iter()
             .try_for_each(|r| inner.write(r))
             .and_then(|()| inner.flush(&ctx));
         let mut state = shared.lock();
@@ -457,7 +452,7 @@ fn deliver_loop(mut inner: Box<dyn Sink>, shared: &Shared) {
             Ok(()) => {
                 if state.memory.front().is_some_and(|b| b.seq == batch.seq) {
                     let b = state.memory.pop_front().expect("a batch");
-                    state.memory_bytes -= b.data.len();
+                    state.memory_bytes -= b.records.bytes();
                 }
                 if let Some(spool) = state.spool.as_mut() {
                     if spool.files.contains_key(&batch.seq) {
@@ -553,9 +548,9 @@ impl Spool {
     /// Writes a batch durably: a temporary file, synced, renamed, and the
     /// directory synced (a checkpoint may advance past it at once).
     fn write(&mut self, batch: &Batch, counters: &OutputCounters) -> io::Result<()> {
-        let mut body = Vec::with_capacity(batch.data.len() + 4 * batch.ends.len() + 32);
+        let mut body = Vec::with_capacity(batch.records.bytes() + 4 * batch.records.len() + 32);
         body.extend_from_slice(SPOOL_MAGIC);
-        for r in batch.records() {
+        for r in batch.records.iter() {
             body.extend_from_slice(&(r.len() as u32).to_le_bytes());
             body.extend_from_slice(r);
         }
@@ -593,8 +588,7 @@ impl Spool {
             let cut = || io::Error::new(io::ErrorKind::InvalidData, "cut short");
             let len = u32::from_le_bytes(rest.get(..4).ok_or_else(cut)?.try_into().expect("4"));
             let record = rest.get(4..4 + len as usize).ok_or_else(cut)?;
-            batch.data.extend_from_slice(record);
-            batch.ends.push(batch.data.len());
+            batch.records.push(record);
             rest = &rest[4 + len as usize..];
         }
         Ok(batch)

@@ -21,7 +21,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::tls::{Conn, Tls, TlsConfig};
-use super::{Flush, Sink};
+use super::{Backoff, Flush, Sink};
 
 /// UDP, TCP, or TCP with TLS (RFC 5425: octet counting always).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -44,8 +44,6 @@ pub enum Framing {
     Newline,
 }
 
-const MIN_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Largest UDP payload sent; longer records are cut (and counted).
 const MAX_DATAGRAM: usize = 65_000;
@@ -64,7 +62,7 @@ pub struct SyslogSink {
     window: VecDeque<Vec<u8>>,
     window_bytes: usize,
     window_max: usize,
-    backoff: Duration,
+    backoff: Backoff,
     /// Counters: reconnects, bytes sent again, datagrams cut.
     pub reconnects: u64,
     pub resent_bytes: u64,
@@ -106,7 +104,7 @@ impl SyslogSink {
             window: VecDeque::new(),
             window_bytes: 0,
             window_max: resend_window_bytes,
-            backoff: MIN_BACKOFF,
+            backoff: Backoff::new(),
             reconnects: 0,
             resent_bytes: 0,
             cut_datagrams: 0,
@@ -229,10 +227,7 @@ impl Sink for SyslogSink {
                         );
                     }
                     failed = true;
-                    (ctx.retrying)();
-                    let jitter = fastrand::u64(0..=self.backoff.as_millis() as u64 / 2);
-                    ctx.pause(self.backoff + Duration::from_millis(jitter))?;
-                    self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+                    self.backoff.wait(ctx)?;
                     continue;
                 }
                 // What the last connection may have swallowed goes again first.
@@ -256,7 +251,7 @@ impl Sink for SyslogSink {
                 Ok(()) => {
                     let sent = std::mem::take(&mut self.batch);
                     self.remember(sent);
-                    self.backoff = MIN_BACKOFF;
+                    self.backoff.reset();
                     return Ok(());
                 }
                 Err(_) => {
