@@ -202,6 +202,19 @@ impl Writer {
 }
 
 /// Records not in the output, summarised: "N missing, first: [...]" or "".
+/// Waits (10 s at most) until the daemon's log says `text`.
+fn wait_log(err: &Path, text: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !fs::read_to_string(err).unwrap().contains(text) {
+        assert!(
+            Instant::now() < deadline,
+            "\"{text}\" not logged: {}",
+            fs::read_to_string(err).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn missing(ids: &BTreeMap<String, usize>, upto: u64) -> String {
     let gone: Vec<u64> = (0..upto)
         .filter(|n| !ids.contains_key(&format!("c{n}")))
@@ -454,18 +467,7 @@ fn sighup_applies_a_changed_config_and_refuses_a_broken_one() {
     .unwrap();
     signal(&daemon, "HUP");
     let err = dir.join("daemon.err");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !fs::read_to_string(&err)
-        .unwrap()
-        .contains("configuration reloaded")
-    {
-        assert!(
-            Instant::now() < deadline,
-            "no reload: {}",
-            fs::read_to_string(&err).unwrap()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_log(&err, "configuration reloaded");
     append(100, 200);
     let ids = wait_for(&dir.join("events.json"), 200, Duration::from_secs(10));
     // A broken config is refused; the running one goes on.
@@ -476,15 +478,7 @@ fn sighup_applies_a_changed_config_and_refuses_a_broken_one() {
     )
     .unwrap();
     signal(&daemon, "HUP");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !fs::read_to_string(&err).unwrap().contains("reload refused") {
-        assert!(
-            Instant::now() < deadline,
-            "broken config not reported: {}",
-            fs::read_to_string(&err).unwrap()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_log(&err, "reload refused");
     let msg = fs::read_to_string(&err).unwrap();
     assert!(
         msg.contains("follow_symlinks"),
@@ -810,18 +804,7 @@ fn sigusr1_reopens_the_output_file_after_logrotate_moved_it() {
     fs::rename(&events, &rotated).unwrap();
     signal(&daemon, "USR1");
     let err = dir.join("daemon.err");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !fs::read_to_string(&err)
-        .unwrap()
-        .contains("outputs reopened")
-    {
-        assert!(
-            Instant::now() < deadline,
-            "no reopen: {}",
-            fs::read_to_string(&err).unwrap()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_log(&err, "outputs reopened");
     append(100, 200);
     let new = wait_for(&events, 100, Duration::from_secs(10));
     signal(&daemon, "TERM");

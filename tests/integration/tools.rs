@@ -199,10 +199,10 @@ pub fn capture_on_lo(port: u16, pcap: &Path, secs: u64, extra: &[&str]) -> Child
     capture
 }
 
-/// `sipannotate stats -o json` over a log, checked to succeed.
-pub fn stats_json(log: &Path) -> serde_json::Value {
+/// What `sipannotate ARGS LOG` prints, checked to succeed.
+fn sipannotate_stdout(args: &[&str], log: &Path) -> Vec<u8> {
     let out = Command::new(env!("CARGO_BIN_EXE_sipannotate"))
-        .args(["stats", "-o", "json"])
+        .args(args)
         .arg(log)
         .output()
         .unwrap();
@@ -211,22 +211,18 @@ pub fn stats_json(log: &Path) -> serde_json::Value {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    out.stdout
+}
+
+/// `sipannotate stats -o json` over a log, checked to succeed.
+pub fn stats_json(log: &Path) -> serde_json::Value {
+    serde_json::from_slice(&sipannotate_stdout(&["stats", "-o", "json"], log)).unwrap()
 }
 
 /// The `{"type":"security"}` findings of `sipannotate --detect` over a log.
 pub fn security_findings(log: &Path) -> Vec<serde_json::Value> {
-    let out = Command::new(env!("CARGO_BIN_EXE_sipannotate"))
-        .args(["--detect", "-o", "json", "--only-matches"])
-        .arg(log)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
+    let out = sipannotate_stdout(&["--detect", "-o", "json", "--only-matches"], log);
+    String::from_utf8(out)
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
