@@ -16,32 +16,54 @@ const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
+/// How many (shape, column) places a `Finder` remembers: a file that
+/// interleaves a few dialects (an Asterisk and a Kamailio log merged by
+/// syslog) keeps a few stamp formats, each at its own column.
+const REMEMBERED: usize = 4;
+
 /// Per-input memory of where stamps were: a log keeps one stamp format at
-/// one column, so the next stamp is first looked for there, in a small window.
+/// one column (or a few, when dialects are interleaved), so the next stamp
+/// is first looked for there, in a small window.
 #[derive(Debug)]
 pub struct Finder {
-    last: Option<(usize, usize)>,
+    /// Most recently used first.
+    recent: Vec<Place>,
     locations: Vec<CaptureLocations>,
-    /// The last stamp as logged and normalised: busy logs repeat a second
-    /// many times, and an identical stamp needs no regex.
-    last_raw: Vec<u8>,
-    last_norm: String,
+}
+
+/// A stamp format at a column, with the last stamp found there as logged
+/// and normalised: busy logs repeat a second many times, and an identical
+/// stamp needs no regex.
+#[derive(Debug)]
+struct Place {
+    shape: usize,
+    at: usize,
+    raw: Vec<u8>,
+    norm: String,
 }
 
 impl Finder {
     /// A finder for these shapes.
     pub fn new(shapes: &[TimestampShape]) -> Finder {
         Finder {
-            last: None,
+            recent: Vec::with_capacity(REMEMBERED),
             locations: shapes.iter().map(|s| s.regex.capture_locations()).collect(),
-            last_raw: Vec::new(),
-            last_norm: String::new(),
         }
+    }
+
+    /// Moves place `k` to the front and stores what it found.
+    fn found(&mut self, k: usize, raw: &str, norm: &str) {
+        self.recent[..=k].rotate_right(1);
+        let place = &mut self.recent[0];
+        place.raw.clear();
+        place.raw.extend_from_slice(raw.as_bytes());
+        place.norm.clear();
+        place.norm.push_str(norm);
     }
 }
 
-/// Looks for a timestamp at the start of `line`, trying first the shape and
-/// column that matched last time; on success writes the stamp as logged to
+/// Looks for a timestamp at the start of `line`, trying first the shapes and
+/// columns that matched recently; on success writes the stamp as logged to
 /// `raw` and its RFC 3339 form (or "" if it has no year) to `norm`.
 pub fn extract_with(
     shapes: &[TimestampShape],
@@ -54,30 +76,36 @@ pub fn extract_with(
     if !crate::catalog::formats::has_time_of_day(window) {
         return false;
     }
-    if let Some((i, at)) = finder.last {
-        // The same stamp at the same column as last time (and not the start
-        // of a longer one): reuse what it normalised to.
-        let same = window.get(at..at + finder.last_raw.len()) == Some(&finder.last_raw[..])
-            && !finder.last_raw.is_empty()
+    // The same stamp at the same column as a recent one (and not the start
+    // of a longer one): reuse what it normalised to.
+    let same = finder.recent.iter().position(|p| {
+        !p.raw.is_empty()
+            && window.get(p.at..p.at + p.raw.len()) == Some(&p.raw[..])
             && !window
-                .get(at + finder.last_raw.len())
-                .is_some_and(|b| b.is_ascii_digit() || *b == b'.' || *b == b',');
-        if same {
-            set_lossy(raw, &finder.last_raw);
-            norm.clear();
-            norm.push_str(&finder.last_norm);
-            return true;
+                .get(p.at + p.raw.len())
+                .is_some_and(|b| b.is_ascii_digit() || *b == b'.' || *b == b',')
+    });
+    if let Some(k) = same {
+        finder.recent[..=k].rotate_right(1);
+        let place = &finder.recent[0];
+        set_lossy(raw, &place.raw);
+        norm.clear();
+        norm.push_str(&place.norm);
+        return true;
+    }
+    for k in 0..finder.recent.len() {
+        let (i, at) = (finder.recent[k].shape, finder.recent[k].at);
+        if at >= window.len() {
+            continue;
         }
-        if at < window.len() {
-            let near = &window[at..window.len().min(at + 48)];
-            let locs = &mut finder.locations[i];
-            if shapes[i].regex.captures_read(locs, near).is_some()
-                && ts_start(&shapes[i], locs) == Some(0)
-            {
-                normalise(&shapes[i], locs, near, raw, norm);
-                remember(finder, raw, norm);
-                return true;
-            }
+        let near = &window[at..window.len().min(at + 48)];
+        let locs = &mut finder.locations[i];
+        if shapes[i].regex.captures_read(locs, near).is_some()
+            && ts_start(&shapes[i], locs) == Some(0)
+        {
+            normalise(&shapes[i], locs, near, raw, norm);
+            finder.found(k, raw, norm);
+            return true;
         }
     }
     for (i, shape) in shapes.iter().enumerate() {
@@ -90,18 +118,20 @@ pub fn extract_with(
             continue;
         };
         normalise(shape, locs, window, raw, norm);
-        finder.last = Some((i, at));
-        remember(finder, raw, norm);
+        if finder.recent.len() == REMEMBERED {
+            finder.recent.pop();
+        }
+        finder.recent.push(Place {
+            shape: i,
+            at,
+            raw: Vec::new(),
+            norm: String::new(),
+        });
+        let last = finder.recent.len() - 1;
+        finder.found(last, raw, norm);
         return true;
     }
     false
-}
-
-fn remember(finder: &mut Finder, raw: &str, norm: &str) {
-    finder.last_raw.clear();
-    finder.last_raw.extend_from_slice(raw.as_bytes());
-    finder.last_norm.clear();
-    finder.last_norm.push_str(norm);
 }
 
 // Slots in `TimestampShape::groups` (the order of TIMESTAMP_GROUPS, then tz).
@@ -177,19 +207,7 @@ fn normalise(
     if !((1..=12).contains(&mo) && (1..=31).contains(&d) && h < 24 && mi < 60 && s < 61) {
         return;
     }
-    for (value, width, sep) in [
-        (y, 4, '-'),
-        (mo, 2, '-'),
-        (d, 2, 'T'),
-        (h, 2, ':'),
-        (mi, 2, ':'),
-        (s, 2, ' '),
-    ] {
-        push_num(norm, value, width);
-        if sep != ' ' {
-            norm.push(sep);
-        }
-    }
+    push_civil(norm, i64::from(y), mo, d, [h, mi, s]);
     if let Some(frac) = get(FRAC) {
         norm.push('.');
         norm.push_str(std::str::from_utf8(frac).unwrap_or("0"));
@@ -221,14 +239,19 @@ pub fn from_epoch(digits: &[u8], raw: &mut String, norm: &mut String) -> bool {
     let rem = secs.rem_euclid(86_400);
     set_lossy(raw, digits);
     norm.clear();
-    let _ = write!(
-        norm,
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    );
+    let hms = [rem / 3600, rem % 3600 / 60, rem % 60];
+    push_civil(norm, y, m, d, hms.map(|v| v as u32));
+    norm.push('Z');
     true
+}
+
+/// Appends `YYYY-MM-DDTHH:MM:SS` (without `core::fmt`: this runs per event).
+fn push_civil(out: &mut String, y: i64, m: u32, d: u32, [h, mi, s]: [u32; 3]) {
+    push_num(out, y.clamp(0, 9999) as u32, 4);
+    for (value, sep) in [(m, '-'), (d, '-'), (h, 'T'), (mi, ':'), (s, ':')] {
+        out.push(sep);
+        push_num(out, value, 2);
+    }
 }
 
 /// Converts microseconds since the epoch (journald) to RFC 3339 UTC.
@@ -364,6 +387,33 @@ mod tests {
             "2024-01-02T03:04:05.250"
         );
         assert_eq!(stamp(b"2024-01-02 03:04:06 fourth"), "2024-01-02T03:04:06");
+    }
+
+    #[test]
+    fn interleaved_dialects_keep_their_own_stamps() {
+        let cat = crate::catalog::Catalog::builtin("en").unwrap();
+        let mut finder = Finder::new(&cat.timestamps);
+        let mut stamp = |line: &[u8]| {
+            let (mut raw, mut norm) = (String::new(), String::new());
+            let found = extract_with(&cat.timestamps, &mut finder, line, &mut raw, &mut norm);
+            found.then_some((raw, norm))
+        };
+        for second in 0..3 {
+            let iso = format!("2024-07-02 11:56:0{second}.5 [DEBUG] sofia.c:1 x");
+            let syslog = format!("Nov  6 10:23:0{second} proxy1 kamailio[1]: INFO: y");
+            let bracket = format!("[Nov 15 16:39:0{second}] VERBOSE[2] z");
+            let (raw, norm) = stamp(iso.as_bytes()).unwrap();
+            assert_eq!(
+                (raw.as_str(), norm.as_str()),
+                (&iso[..21], &format!("2024-07-02T11:56:0{second}.5")[..])
+            );
+            assert_eq!(stamp(syslog.as_bytes()).unwrap().0, syslog[..15]);
+            assert_eq!(stamp(bracket.as_bytes()).unwrap().0, bracket[1..16]);
+        }
+        // A stamp at a column no remembered place has is still found.
+        let moved = b"  <12> 2024-07-02T11:56:09Z host";
+        assert_eq!(stamp(moved).unwrap().1, "2024-07-02T11:56:09Z");
+        assert_eq!(stamp(b"no stamp: here"), None);
     }
 
     #[test]
