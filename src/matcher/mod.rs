@@ -383,7 +383,10 @@ impl Matcher {
 /// them (greedy set cover). A bulk search for a few patterns is several times
 /// faster than for dozens; lines with an anchor are then checked for the full
 /// literals. Distinctive substrings (capitals, digits, punctuation) are
-/// preferred because plain lower-case words recur in ordinary log text.
+/// preferred because plain lower-case words recur in ordinary log text, and
+/// above all a distinctive first byte: the bulk search (Teddy) keys on the
+/// first bytes of each anchor, so an anchor that starts with a blank
+/// (" response '") stops it at every " res" of the log to verify.
 pub fn scan_anchors(literals: &[String]) -> Vec<String> {
     fn distinctive(c: &str) -> bool {
         c.bytes().any(|b| !(b.is_ascii_lowercase() || b == b' '))
@@ -417,7 +420,7 @@ pub fn scan_anchors(literals: &[String]) -> Vec<String> {
             let distinct: Vec<&str> = candidates
                 .iter()
                 .copied()
-                .filter(|c| distinctive(c))
+                .filter(|c| distinctive(c) && !c.starts_with(' '))
                 .collect();
             let pool = if distinct.is_empty() {
                 vec![*lit]
@@ -426,7 +429,8 @@ pub fn scan_anchors(literals: &[String]) -> Vec<String> {
             };
             for c in pool {
                 let covers = uncovered.iter().filter(|l| l.contains(c)).count();
-                let score = covers as f64 + 0.5 * rarity(c);
+                let leads = !c.starts_with(|b: char| b.is_ascii_lowercase());
+                let score = covers as f64 + 0.5 * rarity(c) + if leads { 1.0 } else { 0.0 };
                 let better = match best {
                     None => true,
                     Some((s, len, _)) => score > s || (score == s && c.len() < len),
