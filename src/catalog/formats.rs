@@ -16,6 +16,7 @@
 //! Invariants: every regex compiles, uses only known capture names, and every
 //! event format captures `code`; errors name the file and key.
 
+use crate::matcher::skeleton::Skeleton;
 use std::collections::HashMap;
 
 use regex::bytes::Regex;
@@ -184,6 +185,11 @@ pub struct Negative {
 pub enum Parser {
     /// `SIP/2.0 NNN reason` behind any prefix (the `sip.message` regex).
     SipStartLine,
+    /// A gate before the `sip.request` regex: a request line needs
+    /// ` SIP/2.0` followed by a blank, a CR (in any of its spellings) or the
+    /// end; lines with only `SIP/2.0/UDP` (Via) or `SIP/2.0 200` never reach
+    /// the regex.
+    SipRequestLine,
 }
 
 #[derive(Deserialize)]
@@ -274,6 +280,9 @@ pub struct Format {
     pub literals: Vec<String>,
     pub reject: Vec<String>,
     pub regex: Regex,
+    /// The regex as a one-pass step list, when it has that simple shape
+    /// (used on the fast path; the regex stays the specification).
+    pub skeleton: Option<Skeleton>,
     pub slots: Slots,
     pub max_distance: usize,
     pub trailing_dot_is_cr: bool,
@@ -377,9 +386,10 @@ impl Format {
         let parser = match raw.parser.as_deref() {
             None => None,
             Some("sip_start_line") => Some(Parser::SipStartLine),
+            Some("sip_request_line") => Some(Parser::SipRequestLine),
             Some(other) => {
                 return Err(Error::new(format!(
-                    "{source}: key parser: {other:?} is not a built-in parser (known: \"sip_start_line\")"
+                    "{source}: key parser: {other:?} is not a built-in parser (known: \"sip_start_line\", \"sip_request_line\")"
                 )))
             }
         };
@@ -448,6 +458,7 @@ impl Format {
             priority: raw.priority,
             literals: raw.literals,
             reject: raw.reject,
+            skeleton: Skeleton::new(&raw.regex),
             regex,
             slots,
             max_distance: raw.max_distance,

@@ -145,6 +145,7 @@ impl<'c> Engine<'c> {
     /// line is tried against every format's regex. Slow, obviously right.
     pub fn set_exhaustive(&mut self, on: bool) {
         self.exhaustive = on;
+        self.scratch.regex_only = on;
     }
 
     /// Sets the longest line that is still matched (at least 1 KiB).

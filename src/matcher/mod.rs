@@ -11,6 +11,8 @@
 //! Invariant: the matcher only reads lines and writes spans into scratch
 //! space; it allocates nothing per line after warm-up.
 
+pub mod skeleton;
+
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use memchr::memmem;
 use regex::bytes::CaptureLocations;
@@ -18,6 +20,7 @@ use regex::bytes::CaptureLocations;
 use crate::catalog::formats::{Field, Format, FrameKind, Parser, Role};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
+use skeleton::Skeleton;
 
 /// The compiled matcher, shared by every input.
 #[derive(Debug)]
@@ -51,6 +54,10 @@ pub struct Scratch {
     /// Field spans of the last recognized line (from its regex or hand parser).
     pub(crate) spans: [Option<(usize, usize)>; Field::ALL.len()],
     continuation_locations: Vec<Option<CaptureLocations>>,
+    /// Group offsets written by the formats' skeletons.
+    skeleton_slots: Vec<Option<usize>>,
+    /// Oracle mode: regexes only, no skeletons.
+    pub(crate) regex_only: bool,
     present: Vec<bool>,
     used: Vec<bool>,
 }
@@ -166,6 +173,17 @@ impl Matcher {
                 })
                 .collect(),
             spans: [None; Field::ALL.len()],
+            skeleton_slots: vec![
+                None;
+                catalog
+                    .formats
+                    .iter()
+                    .filter_map(|f| f.skeleton.as_ref())
+                    .map(Skeleton::slot_count)
+                    .max()
+                    .unwrap_or(0)
+            ],
+            regex_only: false,
             present: vec![false; catalog.formats.len()],
             used: vec![false; catalog.formats.len()],
         }
@@ -227,27 +245,33 @@ impl Matcher {
             if parsers {
                 if let Some(parser) = format.parser {
                     scratch.spans = [None; Field::ALL.len()];
-                    if let Some((start, end)) = parse(parser, line, &mut scratch.spans) {
-                        return Some(Hit {
-                            format: fi,
-                            role: format.role,
-                            start,
-                            end,
-                        });
+                    match parse(parser, line, &mut scratch.spans) {
+                        Parsed::Match(start, end) => {
+                            return Some(Hit {
+                                format: fi,
+                                role: format.role,
+                                start,
+                                end,
+                            })
+                        }
+                        Parsed::NoMatch => continue,
+                        Parsed::Regex => {}
                     }
-                    continue;
                 }
             }
-            let locs = &mut scratch.locations[fi];
-            if let Some(m) = format.regex.captures_read(locs, line) {
-                for field in Field::ALL {
-                    scratch.spans[field as usize] =
-                        format.slots.get(field).and_then(|slot| locs.get(slot));
-                }
+            let skeleton = format.skeleton.as_ref().filter(|_| parsers);
+            if let Some((start, end)) = capture(
+                format,
+                skeleton,
+                &mut scratch.locations[fi],
+                &mut scratch.skeleton_slots,
+                line,
+                &mut scratch.spans,
+            ) {
                 for (field, key) in &format.kv {
                     let slot = &mut scratch.spans[*field as usize];
                     if slot.is_none() {
-                        *slot = kv_span(line, key, m.end());
+                        *slot = kv_span(line, key, end);
                     }
                 }
                 if format.role == Role::Event {
@@ -259,8 +283,8 @@ impl Matcher {
                 return Some(Hit {
                     format: fi,
                     role: format.role,
-                    start: m.start(),
-                    end: m.end(),
+                    start,
+                    end,
                 });
             }
         }
@@ -356,18 +380,26 @@ impl Matcher {
                 {
                     continue;
                 }
-                let locs = &mut scratch.locations[ci];
-                if format.regex.captures_read(locs, line).is_none() {
+                let skeleton = format.skeleton.as_ref().filter(|_| !scratch.regex_only);
+                let mut spans = [None; Field::ALL.len()];
+                if capture(
+                    format,
+                    skeleton,
+                    &mut scratch.locations[ci],
+                    &mut scratch.skeleton_slots,
+                    line,
+                    &mut spans,
+                )
+                .is_none()
+                {
                     continue;
                 }
                 used[ci] = true;
                 let mut captured = false;
                 for field in Field::ALL {
-                    if let Some(slot) = format.slots.get(field) {
-                        if let Some((s, e)) = locs.get(slot) {
-                            captured = true;
-                            f(ci, distance, field, &line[s..e]);
-                        }
+                    if let Some((s, e)) = spans[field as usize] {
+                        captured = true;
+                        f(ci, distance, field, &line[s..e]);
                     }
                 }
                 if !captured {
@@ -468,13 +500,79 @@ fn implied_owners(literals: &[String], owners: &[Vec<usize>]) -> Vec<Vec<usize>>
 }
 
 /// Runs a hand parser; on a match fills `spans` and returns the match span.
+/// Matches a format on `line` with its skeleton if given, else its regex;
+/// writes each field's span to `spans` and returns the match's span.
+fn capture(
+    format: &Format,
+    skeleton: Option<&Skeleton>,
+    locs: &mut CaptureLocations,
+    skeleton_slots: &mut [Option<usize>],
+    line: &[u8],
+    spans: &mut [Option<(usize, usize)>; Field::ALL.len()],
+) -> Option<(usize, usize)> {
+    if let Some(skeleton) = skeleton {
+        let slots = &mut skeleton_slots[..skeleton.slot_count()];
+        let found = skeleton.find(line, slots)?;
+        for field in Field::ALL {
+            spans[field as usize] = format
+                .slots
+                .get(field)
+                .and_then(|g| slots[2 * g].zip(slots[2 * g + 1]));
+        }
+        return Some(found);
+    }
+    let m = format.regex.captures_read(locs, line)?;
+    for field in Field::ALL {
+        spans[field as usize] = format.slots.get(field).and_then(|g| locs.get(g));
+    }
+    Some((m.start(), m.end()))
+}
+
+/// What a hand parser says of a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Parsed {
+    /// The format's regex would match here, with these spans.
+    Match(usize, usize),
+    /// The format's regex cannot match this line.
+    NoMatch,
+    /// Maybe: ask the regex.
+    Regex,
+}
+
 fn parse(
     parser: Parser,
     line: &[u8],
     spans: &mut [Option<(usize, usize)>; Field::ALL.len()],
-) -> Option<(usize, usize)> {
+) -> Parsed {
     match parser {
-        Parser::SipStartLine => sip_start_line(line, spans),
+        Parser::SipStartLine => match sip_start_line(line, spans) {
+            Some((start, end)) => Parsed::Match(start, end),
+            None => Parsed::NoMatch,
+        },
+        Parser::SipRequestLine => sip_request_gate(line),
+    }
+}
+
+/// The `sip.request` regex ends with
+/// `SIP/2\.0(?:[ \t.'>\r]|\^M|#0|\\r|<01|$)` after a blank: without such a
+/// ` SIP/2.0` the line cannot be a request line. Most lines that reach this
+/// are Via headers (`SIP/2.0/UDP`) outside a dump, which the regex would
+/// otherwise scan whole.
+fn sip_request_gate(line: &[u8]) -> Parsed {
+    const LIT: &[u8] = b" SIP/2.0";
+    let ends_version = |rest: &[u8]| match rest.first() {
+        None => true,
+        Some(b) => {
+            b" \t.'>\r".contains(b)
+                || [&b"^M"[..], b"#0", b"\\r", b"<01"]
+                    .iter()
+                    .any(|t| rest.starts_with(t))
+        }
+    };
+    if memmem::find_iter(line, LIT).any(|p| ends_version(&line[p + LIT.len()..])) {
+        Parsed::Regex
+    } else {
+        Parsed::NoMatch
     }
 }
 
@@ -584,6 +682,172 @@ mod tests {
                 "{l} not covered by {anchors:?}"
             );
         }
+    }
+
+    /// Lines to try a hand parser on: every sample and negative line of the
+    /// catalog, a generated log, and each of them cut and altered around
+    /// its `SIP/2.0` (the byte after it, the blank before it).
+    fn parser_probe_lines(catalog: &Catalog) -> Vec<Vec<u8>> {
+        let mut text = Vec::new();
+        for f in &catalog.formats {
+            for t in f
+                .samples
+                .iter()
+                .map(|s| &s.text)
+                .chain(f.negatives.iter().map(|n| &n.text))
+            {
+                text.extend_from_slice(t.as_bytes());
+                text.push(b'\n');
+            }
+        }
+        crate::testgen::generate(&mut text, 200_000, 3).unwrap();
+        let mut lines: Vec<Vec<u8>> = Vec::new();
+        for line in text
+            .split(|b| *b == b'\n')
+            .filter(|l| memmem::find(l, b"SIP/2.0").is_some())
+        {
+            lines.push(line.to_vec());
+            for at in memmem::find_iter(line, b"SIP/2.0") {
+                let after = at + 7;
+                lines.push(line[..after].to_vec());
+                for b in [
+                    b' ', b'/', b'\r', b'^', b'#', b'\\', b'<', b'x', b'\t', 0xff,
+                ] {
+                    let mut l = line[..after].to_vec();
+                    l.push(b);
+                    l.extend_from_slice(b"M01 tail");
+                    lines.push(l);
+                }
+                if at > 0 {
+                    let mut l = line.to_vec();
+                    l[at - 1] = b'x';
+                    lines.push(l);
+                }
+            }
+        }
+        lines.sort();
+        lines.dedup();
+        lines
+    }
+
+    #[test]
+    fn hand_parsers_agree_with_their_regexes() {
+        let catalog = Catalog::builtin("en").unwrap();
+        let lines = parser_probe_lines(&catalog);
+        assert!(lines.len() > 500, "{} probe lines", lines.len());
+        let mut tried = 0;
+        for format in catalog.formats.iter().filter(|f| f.parser.is_some()) {
+            let parser = format.parser.unwrap();
+            let mut locs = format.regex.capture_locations();
+            let (mut matched, mut refused) = (0, 0);
+            for line in &lines {
+                let mut spans = [None; Field::ALL.len()];
+                let by_regex = format.regex.captures_read(&mut locs, line);
+                let shown = String::from_utf8_lossy(line);
+                match parse(parser, line, &mut spans) {
+                    Parsed::Match(start, end) => {
+                        let m = by_regex
+                            .unwrap_or_else(|| panic!("{}: parser only: {shown}", format.id));
+                        assert_eq!((start, end), (m.start(), m.end()), "{}: {shown}", format.id);
+                        for field in Field::ALL {
+                            let slot = format.slots.get(field).and_then(|s| locs.get(s));
+                            assert_eq!(
+                                spans[field as usize], slot,
+                                "{} {field:?}: {shown}",
+                                format.id
+                            );
+                        }
+                        matched += 1;
+                    }
+                    Parsed::NoMatch => {
+                        assert!(by_regex.is_none(), "{}: regex only: {shown}", format.id);
+                        refused += 1;
+                    }
+                    Parsed::Regex => matched += usize::from(by_regex.is_some()),
+                }
+            }
+            // The probe lines hold both kinds for every parser.
+            assert!(
+                matched > 10 && refused > 10,
+                "{}: {matched} matched, {refused} refused",
+                format.id
+            );
+            tried += 1;
+        }
+        assert_eq!(tried, 2, "sip.message and sip.request have hand parsers");
+    }
+
+    #[test]
+    fn skeletons_agree_with_their_regexes() {
+        let catalog = Catalog::builtin("en").unwrap();
+        let mut text = Vec::new();
+        for f in &catalog.formats {
+            for t in f
+                .samples
+                .iter()
+                .map(|s| &s.text)
+                .chain(f.negatives.iter().map(|n| &n.text))
+            {
+                text.extend_from_slice(t.as_bytes());
+                text.push(b'\n');
+            }
+        }
+        crate::testgen::generate(&mut text, 100_000, 5).unwrap();
+        let mut rng = crate::testgen::Rng::new(11);
+        let mut lines: Vec<Vec<u8>> = Vec::new();
+        for line in text.split(|b| *b == b'\n') {
+            lines.push(line.to_vec());
+            for _ in 0..6 {
+                // Cut, change or drop a byte, where the fields are.
+                let mut l = line.to_vec();
+                if l.is_empty() {
+                    break;
+                }
+                let at = rng.below(l.len() as u64) as usize;
+                match rng.below(3) {
+                    0 => l.truncate(at),
+                    1 => l[at] = *rng.pick(b" \"]:[<>-x9/\t\xff"),
+                    _ => {
+                        l.remove(at);
+                    }
+                }
+                lines.push(l);
+            }
+        }
+        let with: Vec<&Format> = catalog
+            .formats
+            .iter()
+            .filter(|f| f.skeleton.is_some())
+            .collect();
+        assert!(
+            with.len() >= 20,
+            "only {} formats have a skeleton",
+            with.len()
+        );
+        let mut matched = 0;
+        for format in with {
+            let sk = format.skeleton.as_ref().unwrap();
+            let mut locs = format.regex.capture_locations();
+            let mut slots = vec![None; sk.slot_count()];
+            for line in &lines {
+                let by_regex = format
+                    .regex
+                    .captures_read(&mut locs, line)
+                    .map(|_| (0..locs.len()).map(|g| locs.get(g)).collect::<Vec<_>>());
+                let by_skeleton = sk
+                    .find(line, &mut slots)
+                    .map(|_| slots.chunks(2).map(|p| p[0].zip(p[1])).collect::<Vec<_>>());
+                assert_eq!(
+                    by_skeleton,
+                    by_regex,
+                    "{}: {}",
+                    format.id,
+                    String::from_utf8_lossy(line)
+                );
+                matched += usize::from(by_regex.is_some());
+            }
+        }
+        assert!(matched > 200, "{matched} matches");
     }
 
     #[test]
