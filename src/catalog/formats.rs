@@ -278,7 +278,8 @@ pub struct Format {
     pub role: Role,
     pub priority: i32,
     pub literals: Vec<String>,
-    pub reject: Vec<String>,
+    /// Substrings that rule a line out (searchers built once).
+    pub reject: Vec<memchr::memmem::Finder<'static>>,
     pub regex: Regex,
     /// The regex as a one-pass step list, when it has that simple shape
     /// (used on the fast path; the regex stays the specification).
@@ -457,7 +458,11 @@ impl Format {
             role: raw.role,
             priority: raw.priority,
             literals: raw.literals,
-            reject: raw.reject,
+            reject: raw
+                .reject
+                .iter()
+                .map(|r| memchr::memmem::Finder::new(r.as_bytes()).into_owned())
+                .collect(),
             skeleton: Skeleton::new(&raw.regex),
             regex,
             slots,

@@ -8,7 +8,6 @@
 //! size cap is hit. Header values go into the event; the frame never
 //! allocates.
 
-use memchr::memmem;
 
 use crate::catalog::formats::SipSyntax;
 use crate::event::{set_lossy, trim, Event};
@@ -352,16 +351,10 @@ pub fn clean_value(text: &[u8], dot_is_cr: bool) -> &[u8] {
     }
 }
 
-fn has_separator(text: &[u8], sip: &SipSyntax) -> bool {
-    sip.line_separators
-        .iter()
-        .any(|s| memmem::find(text, s.as_bytes()).is_some())
-}
-
 /// Calls `f` for each flattened line of `text`: split on the separators, or,
 /// when there are none, where a known header name follows a space.
 pub fn for_each_flat_line(text: &[u8], sip: &SipSyntax, mut f: impl FnMut(&[u8])) {
-    if has_separator(text, sip) {
+    if sip.find_separator(text).is_some() {
         return for_each_segment(text, sip, f);
     }
     let cuts = sip.inline_header_starts(text);
@@ -424,6 +417,7 @@ fn skeleton_byte(b: u8) -> u8 {
 
 #[cfg(test)]
 mod tests {
+    use memchr::memmem;
     use super::*;
 
     fn syntax() -> SipSyntax {

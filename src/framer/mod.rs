@@ -15,6 +15,7 @@ pub mod journald;
 pub mod message;
 
 use std::io::{self, Read};
+use std::sync::LazyLock;
 
 use memchr::{memchr, memmem, memrchr};
 
@@ -25,6 +26,10 @@ use crate::format::Output;
 use crate::matcher::{parse_code, Hit, Matcher, Scratch};
 use crate::timestamp;
 use message::{clean_value, split_header, Feed, SipFrame};
+
+/// Finds where the SIP text of a status line starts.
+static SIP_VERSION: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new(b"SIP/2.0"));
 
 /// Bytes read per `read` call.
 pub const CHUNK: usize = 128 * 1024;
@@ -595,7 +600,7 @@ impl<'c> Engine<'c> {
         }
         // Where the SIP text starts on this line (for prefix learning and contexts).
         let sip_at =
-            memmem::find(&content[hit.start..], b"SIP/2.0").map_or(hit.start, |i| hit.start + i);
+            SIP_VERSION.find(&content[hit.start..]).map_or(hit.start, |i| hit.start + i);
         let dot_is_cr = read_context(
             Lookback {
                 catalog,

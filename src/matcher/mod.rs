@@ -14,6 +14,8 @@
 pub mod skeleton;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use std::sync::LazyLock;
+
 use memchr::memmem;
 use regex::bytes::CaptureLocations;
 
@@ -238,7 +240,7 @@ impl Matcher {
             if format
                 .reject
                 .iter()
-                .any(|r| memmem::find(line, r.as_bytes()).is_some())
+                .any(|r| r.find(line).is_some())
             {
                 continue;
             }
@@ -376,7 +378,7 @@ impl Matcher {
                 if format
                     .reject
                     .iter()
-                    .any(|r| memmem::find(line, r.as_bytes()).is_some())
+                    .any(|r| r.find(line).is_some())
                 {
                     continue;
                 }
@@ -559,6 +561,8 @@ fn parse(
 /// are Via headers (`SIP/2.0/UDP`) outside a dump, which the regex would
 /// otherwise scan whole.
 fn sip_request_gate(line: &[u8]) -> Parsed {
+    static FINDER: LazyLock<memmem::Finder<'static>> =
+        LazyLock::new(|| memmem::Finder::new(b" SIP/2.0"));
     const LIT: &[u8] = b" SIP/2.0";
     let ends_version = |rest: &[u8]| match rest.first() {
         None => true,
@@ -569,7 +573,7 @@ fn sip_request_gate(line: &[u8]) -> Parsed {
                     .any(|t| rest.starts_with(t))
         }
     };
-    if memmem::find_iter(line, LIT).any(|p| ends_version(&line[p + LIT.len()..])) {
+    if FINDER.find_iter(line).any(|p| ends_version(&line[p + LIT.len()..])) {
         Parsed::Regex
     } else {
         Parsed::NoMatch
@@ -582,8 +586,10 @@ fn sip_start_line(
     line: &[u8],
     spans: &mut [Option<(usize, usize)>; Field::ALL.len()],
 ) -> Option<(usize, usize)> {
+    static FINDER: LazyLock<memmem::Finder<'static>> =
+        LazyLock::new(|| memmem::Finder::new(b"SIP/2.0 "));
     const LIT: &[u8] = b"SIP/2.0 ";
-    for p in memmem::find_iter(line, LIT) {
+    for p in FINDER.find_iter(line) {
         let before = &line[..p];
         let start = if p == 0 {
             0
