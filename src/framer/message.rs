@@ -8,7 +8,6 @@
 //! size cap is hit. Header values go into the event; the frame never
 //! allocates.
 
-
 use crate::catalog::formats::SipSyntax;
 use crate::event::{set_lossy, trim, Event};
 
@@ -417,8 +416,8 @@ fn skeleton_byte(b: u8) -> u8 {
 
 #[cfg(test)]
 mod tests {
-    use memchr::memmem;
     use super::*;
+    use memchr::memmem;
 
     fn syntax() -> SipSyntax {
         let mut s: SipSyntax =

@@ -336,7 +336,7 @@ impl<'c> Engine<'c> {
                 self.pos = nl + 1;
                 continue;
             }
-            match self.matcher.find_candidate(&self.buf[self.pos..scan_end]) {
+            match self.next_candidate(scan_end) {
                 None => {
                     let bulk = &self.buf[self.pos..scan_end];
                     out.passthrough(&self.input, bulk, self.line_no + 1)?;
@@ -345,10 +345,7 @@ impl<'c> Engine<'c> {
                     self.stats.lines += n;
                     self.pos = scan_end;
                 }
-                Some(off) => {
-                    let hit = self.pos + off;
-                    let start = memrchr(b'\n', &self.buf[self.pos..hit])
-                        .map_or(self.pos, |i| self.pos + i + 1);
+                Some((start, nl)) => {
                     if start > self.pos {
                         let bulk = &self.buf[self.pos..start];
                         out.passthrough(&self.input, bulk, self.line_no + 1)?;
@@ -356,14 +353,31 @@ impl<'c> Engine<'c> {
                         self.line_no += n;
                         self.stats.lines += n;
                     }
-                    let nl = hit
-                        + memchr(b'\n', &self.buf[hit..scan_end]).expect("scan_end ends a line");
                     self.one_line(start, nl, true, true, out)?;
                     self.pos = nl + 1;
                 }
             }
         }
         Ok(())
+    }
+
+    /// The next candidate line in `buf[pos..scan_end]` (complete lines): its
+    /// start and the offset of its line break. A line is a candidate when
+    /// a format literal stands where the bulk scan found an anchor; a
+    /// journal JSON record (`{`) always is, as its MESSAGE is escaped.
+    fn next_candidate(&self, scan_end: usize) -> Option<(usize, usize)> {
+        let mut from = self.pos;
+        loop {
+            let hit = from + self.matcher.find_candidate(&self.buf[from..scan_end])?;
+            let start =
+                memrchr(b'\n', &self.buf[self.pos..hit]).map_or(self.pos, |i| self.pos + i + 1);
+            let nl = hit + memchr(b'\n', &self.buf[hit..scan_end]).expect("scan_end ends a line");
+            let line = &self.buf[start..nl];
+            if line[0] == b'{' || self.matcher.literal_at(line, hit - start) {
+                return Some((start, nl));
+            }
+            from = hit + 1;
+        }
     }
 
     /// Processes the line `buf[start..stop]` (without its line break).
@@ -599,8 +613,9 @@ impl<'c> Engine<'c> {
             }
         }
         // Where the SIP text starts on this line (for prefix learning and contexts).
-        let sip_at =
-            SIP_VERSION.find(&content[hit.start..]).map_or(hit.start, |i| hit.start + i);
+        let sip_at = SIP_VERSION
+            .find(&content[hit.start..])
+            .map_or(hit.start, |i| hit.start + i);
         let dot_is_cr = read_context(
             Lookback {
                 catalog,

@@ -32,6 +32,9 @@ pub struct Matcher {
     prefilter: AhoCorasick,
     /// A few substrings such that every format literal contains one.
     pub anchors: Vec<String>,
+    /// For each byte, the anchors that start with it, each with the literals
+    /// it stands for and its offset in them.
+    anchored_literals: Vec<Vec<AnchorLiterals>>,
     /// Leftmost-longest DFA for listing the literals on one candidate line.
     per_line: AhoCorasick,
     /// For each pattern, the formats that own it or a literal it contains
@@ -47,6 +50,14 @@ pub struct Matcher {
     context_owners: Vec<Vec<usize>>,
     /// Largest `max_distance` of any context format.
     pub max_lookback: usize,
+}
+
+/// An anchor and the literals it stands for in the bulk scan.
+#[derive(Debug)]
+struct AnchorLiterals {
+    anchor: Box<[u8]>,
+    /// (offset of the anchor in the literal, the literal)
+    literals: Vec<(usize, Box<[u8]>)>,
 }
 
 /// Per-input scratch space for matching.
@@ -136,6 +147,21 @@ impl Matcher {
             .map_err(|e| Error::new(format!("cannot build the context prefilter: {e}")))?;
         let owners = implied_owners(&literals, &owners);
         let anchors = scan_anchors(&literals);
+        let mut anchored_literals: Vec<Vec<AnchorLiterals>> =
+            (0..256).map(|_| Vec::new()).collect();
+        for anchor in &anchors {
+            let literals = literals
+                .iter()
+                .flat_map(|l| {
+                    l.match_indices(anchor.as_str())
+                        .map(|(k, _)| (k, l.as_bytes().into()))
+                })
+                .collect();
+            anchored_literals[usize::from(anchor.as_bytes()[0])].push(AnchorLiterals {
+                anchor: anchor.as_bytes().into(),
+                literals,
+            });
+        }
         let prefilter = AhoCorasickBuilder::new()
             .match_kind(MatchKind::LeftmostFirst)
             .build(&anchors)
@@ -149,6 +175,7 @@ impl Matcher {
             prefilter,
             per_line,
             anchors,
+            anchored_literals,
             owners,
             primary,
             contexts,
@@ -197,6 +224,23 @@ impl Matcher {
         self.prefilter.find(haystack).map(|m| m.start())
     }
 
+    /// Whether a whole format literal, not just a scan anchor, stands where
+    /// the bulk scan found an anchor (at offset `at` of `line`). Lines with
+    /// only an anchor ("SIP " of "SIP request REGISTER received") are then
+    /// skipped without being looked at as candidates.
+    #[inline]
+    pub fn literal_at(&self, line: &[u8], at: usize) -> bool {
+        let rest = &line[at..];
+        let Some(first) = rest.first() else {
+            return false;
+        };
+        self.anchored_literals[usize::from(*first)]
+            .iter()
+            .filter(|a| rest.starts_with(&a.anchor))
+            .flat_map(|a| &a.literals)
+            .any(|(k, literal)| at >= *k && line[at - k..].starts_with(literal))
+    }
+
     /// Recognizes a candidate line as a status or request line.
     pub fn recognize(&self, catalog: &Catalog, scratch: &mut Scratch, line: &[u8]) -> Option<Hit> {
         scratch.present.iter_mut().for_each(|p| *p = false);
@@ -237,11 +281,7 @@ impl Matcher {
                 continue;
             }
             let format = &catalog.formats[fi];
-            if format
-                .reject
-                .iter()
-                .any(|r| r.find(line).is_some())
-            {
+            if format.reject.iter().any(|r| r.find(line).is_some()) {
                 continue;
             }
             if parsers {
@@ -375,11 +415,7 @@ impl Matcher {
                 if distance > format.max_distance || used[ci] {
                     continue;
                 }
-                if format
-                    .reject
-                    .iter()
-                    .any(|r| r.find(line).is_some())
-                {
+                if format.reject.iter().any(|r| r.find(line).is_some()) {
                     continue;
                 }
                 let skeleton = format.skeleton.as_ref().filter(|_| !scratch.regex_only);
@@ -573,7 +609,10 @@ fn sip_request_gate(line: &[u8]) -> Parsed {
                     .any(|t| rest.starts_with(t))
         }
     };
-    if FINDER.find_iter(line).any(|p| ends_version(&line[p + LIT.len()..])) {
+    if FINDER
+        .find_iter(line)
+        .any(|p| ends_version(&line[p + LIT.len()..]))
+    {
         Parsed::Regex
     } else {
         Parsed::NoMatch
@@ -854,6 +893,26 @@ mod tests {
             }
         }
         assert!(matched > 200, "{matched} matches");
+    }
+
+    #[test]
+    fn an_anchor_counts_only_inside_a_whole_literal() {
+        let catalog = Catalog::builtin("en").unwrap();
+        let m = Matcher::new(&catalog).unwrap();
+        let at = |line: &[u8]| {
+            let hit = m.find_candidate(line).expect("an anchor");
+            m.literal_at(line, hit)
+        };
+        assert!(at(
+            b"  -- Got SIP response 486 \"Busy Here\" back from 10.0.0.1"
+        ));
+        assert!(at(b"ACC: transaction answered: code=200"));
+        assert!(at(b"<--- SIP/2.0 200 OK"));
+        // "SIP " and "Resp" alone are anchors of other literals.
+        assert!(!at(b"INFO: SIP request REGISTER received from 10.0.0.1"));
+        assert!(!at(b"Respawning worker 3"));
+        // The anchor's offset inside the literal is checked against the line start.
+        assert!(!at(b"t SIP response 486 \"Busy Here\" back from 10.0.0.1"));
     }
 
     #[test]
