@@ -729,23 +729,26 @@ mod tests {
         }
     }
 
-    /// Lines to try a hand parser on: every sample and negative line of the
-    /// catalog, a generated log, and each of them cut and altered around
-    /// its `SIP/2.0` (the byte after it, the blank before it).
-    fn parser_probe_lines(catalog: &Catalog) -> Vec<Vec<u8>> {
+    /// Every sample and negative text of the catalog, then a generated log
+    /// of about `bytes` for `seed`.
+    fn samples_and_generated_log(catalog: &Catalog, bytes: u64, seed: u64) -> Vec<u8> {
         let mut text = Vec::new();
         for f in &catalog.formats {
-            for t in f
-                .samples
-                .iter()
-                .map(|s| &s.text)
-                .chain(f.negatives.iter().map(|n| &n.text))
-            {
+            let samples = f.samples.iter().map(|s| &s.text);
+            for t in samples.chain(f.negatives.iter().map(|n| &n.text)) {
                 text.extend_from_slice(t.as_bytes());
                 text.push(b'\n');
             }
         }
-        crate::testgen::generate(&mut text, 200_000, 3).unwrap();
+        crate::testgen::generate(&mut text, bytes, seed).unwrap();
+        text
+    }
+
+    /// Lines to try a hand parser on: every sample and negative line of the
+    /// catalog, a generated log, and each of them cut and altered around
+    /// its `SIP/2.0` (the byte after it, the blank before it).
+    fn parser_probe_lines(catalog: &Catalog) -> Vec<Vec<u8>> {
+        let text = samples_and_generated_log(catalog, 200_000, 3);
         let mut lines: Vec<Vec<u8>> = Vec::new();
         for line in text
             .split(|b| *b == b'\n')
@@ -825,19 +828,7 @@ mod tests {
     #[test]
     fn skeletons_agree_with_their_regexes() {
         let catalog = Catalog::builtin("en").unwrap();
-        let mut text = Vec::new();
-        for f in &catalog.formats {
-            for t in f
-                .samples
-                .iter()
-                .map(|s| &s.text)
-                .chain(f.negatives.iter().map(|n| &n.text))
-            {
-                text.extend_from_slice(t.as_bytes());
-                text.push(b'\n');
-            }
-        }
-        crate::testgen::generate(&mut text, 100_000, 5).unwrap();
+        let text = samples_and_generated_log(&catalog, 100_000, 5);
         let mut rng = crate::testgen::Rng::new(11);
         let mut lines: Vec<Vec<u8>> = Vec::new();
         for line in text.split(|b| *b == b'\n') {

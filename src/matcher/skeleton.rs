@@ -86,8 +86,8 @@ impl Skeleton {
             .ok()?;
         let mut steps = Vec::new();
         let mut groups = 1;
-        flatten(&hir, &mut steps, &mut groups)?;
-        let anchored = hir_starts_anchored(&hir);
+        let mut anchored = false;
+        flatten(&hir, &mut steps, &mut groups, &mut anchored)?;
         let first = match steps.iter().find(|s| !matches!(s, Step::Save(_))) {
             Some(Step::Literal(l)) => l.to_vec(),
             _ if anchored => Vec::new(),
@@ -165,17 +165,14 @@ impl Skeleton {
     }
 }
 
-/// `^` at the very start of the pattern (before any group opens).
-fn hir_starts_anchored(hir: &Hir) -> bool {
-    match hir.kind() {
-        HirKind::Look(Look::Start) => true,
-        HirKind::Concat(items) => items.first().is_some_and(hir_starts_anchored),
-        _ => false,
-    }
-}
-
 /// Appends the steps of `hir`; `None` if it is not of the supported shape.
-fn flatten(hir: &Hir, steps: &mut Vec<Step>, groups: &mut usize) -> Option<()> {
+/// A `^` is taken only before any step but group openings (it sets `anchored`).
+fn flatten(
+    hir: &Hir,
+    steps: &mut Vec<Step>,
+    groups: &mut usize,
+    anchored: &mut bool,
+) -> Option<()> {
     match hir.kind() {
         HirKind::Empty => {}
         HirKind::Literal(l) => match steps.last_mut() {
@@ -191,7 +188,9 @@ fn flatten(hir: &Hir, steps: &mut Vec<Step>, groups: &mut usize) -> Option<()> {
             min: 1,
             max: 1,
         }),
-        HirKind::Look(Look::Start) if steps.iter().all(|s| matches!(s, Step::Save(_))) => {}
+        HirKind::Look(Look::Start) if steps.iter().all(|s| matches!(s, Step::Save(_))) => {
+            *anchored = true;
+        }
         HirKind::Look(Look::End) => steps.push(Step::End),
         HirKind::Look(_) => return None,
         HirKind::Repetition(r) => {
@@ -217,12 +216,12 @@ fn flatten(hir: &Hir, steps: &mut Vec<Step>, groups: &mut usize) -> Option<()> {
             let index = c.index as usize;
             *groups = (*groups).max(index + 1);
             steps.push(Step::Save(2 * index));
-            flatten(&c.sub, steps, groups)?;
+            flatten(&c.sub, steps, groups, anchored)?;
             steps.push(Step::Save(2 * index + 1));
         }
         HirKind::Concat(items) => {
             for item in items {
-                flatten(item, steps, groups)?;
+                flatten(item, steps, groups, anchored)?;
             }
         }
         HirKind::Alternation(options) => {
@@ -342,19 +341,16 @@ mod tests {
     #[test]
     fn ambiguous_or_unsupported_shapes_keep_their_regex() {
         for p in [
-            r"a\S+ b",       // fine: ' ' is not in \S
             r"(?:^|x)GET",   // an alternation that is not literals
             r"a.* SIP/2\.0", // `.*` runs over what follows
             r"a\d+\d",       // a run followed by its own class
             r"a(?:ab|a)c",   // one option a prefix of another
             r"a\bword",      // word boundary
             r"\d+x",         // no leading literal
-            r"a(?:bc)?c",    // optional group
+            r"a(?:bc)?c",    // optional group of more than a byte
             r"a[a-z]+?b",    // lazy
-        ]
-        .iter()
-        .skip(1)
-        {
+            r"ab^c",         // `^` after the start
+        ] {
             assert!(Skeleton::new(p).is_none(), "{p}");
         }
         assert!(Skeleton::new(r"a\S+ b").is_some());
@@ -366,6 +362,9 @@ mod tests {
         assert!(groups(r"^ab$", "ab").is_some());
         assert!(groups(r"^ab$", "xab").is_none());
         assert!(groups(r"^ab$", "abx").is_none());
+        // `^` inside the first group anchors too.
+        assert!(groups(r"(^ab)c", "xabc abc").is_none());
+        assert_eq!(groups(r"(^ab)c", "abc").unwrap()[1], Some((0, 2)));
         assert!(groups(r"x[0-9]{2,3}y", "x1234y x12y").is_some());
         assert_eq!(
             groups(r"x[0-9]{2,3}y", "x1234y x12y").unwrap()[0],
