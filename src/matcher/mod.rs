@@ -69,7 +69,8 @@ pub struct Scratch {
     continuation_locations: Vec<Option<CaptureLocations>>,
     /// Group offsets written by the formats' skeletons.
     skeleton_slots: Vec<Option<usize>>,
-    /// Oracle mode: regexes only, no skeletons.
+    /// Oracle mode: regexes only, no hand parsers or skeletons (set by the
+    /// engine's exhaustive mode).
     pub(crate) regex_only: bool,
     present: Vec<bool>,
     used: Vec<bool>,
@@ -254,11 +255,12 @@ impl Matcher {
         if !any {
             return None;
         }
-        self.try_formats(catalog, scratch, line, true)
+        self.try_formats(catalog, scratch, line)
     }
 
-    /// Like `recognize`, but tries every format's regex whatever the
-    /// prefilter says (the oracle of the tests).
+    /// Like `recognize`, but tries every format whatever the prefilter says
+    /// (the oracle of the tests: the engine's exhaustive mode also sets
+    /// `Scratch::regex_only`, so that only the regexes decide).
     pub fn recognize_any(
         &self,
         catalog: &Catalog,
@@ -266,16 +268,13 @@ impl Matcher {
         line: &[u8],
     ) -> Option<Hit> {
         scratch.present.iter_mut().for_each(|p| *p = true);
-        self.try_formats(catalog, scratch, line, false)
+        self.try_formats(catalog, scratch, line)
     }
 
-    fn try_formats(
-        &self,
-        catalog: &Catalog,
-        scratch: &mut Scratch,
-        line: &[u8],
-        parsers: bool,
-    ) -> Option<Hit> {
+    /// Tries the present formats in priority order: hand parsers and
+    /// skeletons first where a format has them, unless `regex_only`.
+    fn try_formats(&self, catalog: &Catalog, scratch: &mut Scratch, line: &[u8]) -> Option<Hit> {
+        let fast = !scratch.regex_only;
         for &fi in &self.primary {
             if !scratch.present[fi] {
                 continue;
@@ -284,7 +283,7 @@ impl Matcher {
             if format.reject.iter().any(|r| r.find(line).is_some()) {
                 continue;
             }
-            if parsers {
+            if fast {
                 if let Some(parser) = format.parser {
                     scratch.spans = [None; Field::ALL.len()];
                     match parse(parser, line, &mut scratch.spans) {
@@ -301,7 +300,7 @@ impl Matcher {
                     }
                 }
             }
-            let skeleton = format.skeleton.as_ref().filter(|_| parsers);
+            let skeleton = format.skeleton.as_ref().filter(|_| fast);
             if let Some((start, end)) = capture(
                 format,
                 skeleton,
@@ -537,7 +536,6 @@ fn implied_owners(literals: &[String], owners: &[Vec<usize>]) -> Vec<Vec<usize>>
         .collect()
 }
 
-/// Runs a hand parser; on a match fills `spans` and returns the match span.
 /// Matches a format on `line` with its skeleton if given, else its regex;
 /// writes each field's span to `spans` and returns the match's span.
 fn capture(
@@ -577,6 +575,7 @@ enum Parsed {
     Regex,
 }
 
+/// Runs a hand parser; on a match fills `spans`.
 fn parse(
     parser: Parser,
     line: &[u8],
@@ -599,7 +598,6 @@ fn parse(
 fn sip_request_gate(line: &[u8]) -> Parsed {
     static FINDER: LazyLock<memmem::Finder<'static>> =
         LazyLock::new(|| memmem::Finder::new(b" SIP/2.0"));
-    const LIT: &[u8] = b" SIP/2.0";
     let ends_version = |rest: &[u8]| match rest.first() {
         None => true,
         Some(b) => {
@@ -611,7 +609,7 @@ fn sip_request_gate(line: &[u8]) -> Parsed {
     };
     if FINDER
         .find_iter(line)
-        .any(|p| ends_version(&line[p + LIT.len()..]))
+        .any(|p| ends_version(&line[p + FINDER.needle().len()..]))
     {
         Parsed::Regex
     } else {
@@ -627,7 +625,6 @@ fn sip_start_line(
 ) -> Option<(usize, usize)> {
     static FINDER: LazyLock<memmem::Finder<'static>> =
         LazyLock::new(|| memmem::Finder::new(b"SIP/2.0 "));
-    const LIT: &[u8] = b"SIP/2.0 ";
     for p in FINDER.find_iter(line) {
         let before = &line[..p];
         let start = if p == 0 {
@@ -645,7 +642,7 @@ fn sip_start_line(
         } else {
             continue;
         };
-        let c = p + LIT.len();
+        let c = p + FINDER.needle().len();
         let Some(digits) = line.get(c..c + 3) else {
             continue;
         };
