@@ -29,6 +29,8 @@ pub struct Finder {
     /// Most recently used first.
     recent: Vec<Place>,
     locations: Vec<CaptureLocations>,
+    /// For the shapes' anchored regexes.
+    anchored_locations: Vec<CaptureLocations>,
 }
 
 /// A stamp format at a column, with the last stamp found there as logged
@@ -48,6 +50,10 @@ impl Finder {
         Finder {
             recent: Vec::with_capacity(REMEMBERED),
             locations: shapes.iter().map(|s| s.regex.capture_locations()).collect(),
+            anchored_locations: shapes
+                .iter()
+                .map(|s| s.anchored.capture_locations())
+                .collect(),
         }
     }
 
@@ -99,8 +105,8 @@ pub fn extract_with(
             continue;
         }
         let near = &window[at..window.len().min(at + 48)];
-        let locs = &mut finder.locations[i];
-        if shapes[i].regex.captures_read(locs, near).is_some()
+        let locs = &mut finder.anchored_locations[i];
+        if shapes[i].anchored.captures_read(locs, near).is_some()
             && ts_start(&shapes[i], locs) == Some(0)
         {
             normalise(&shapes[i], locs, near, raw, norm);

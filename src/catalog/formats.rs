@@ -589,6 +589,10 @@ impl SipSyntax {
 pub struct TimestampShape {
     pub id: String,
     pub regex: Regex,
+    /// The same regex anchored at the start of the haystack: where a log's
+    /// stamps stand is known after the first, and an anchored regex runs
+    /// in one pass (the one-pass DFA) instead of a search in both directions.
+    pub anchored: Regex,
     /// Capture index of each of `TIMESTAMP_GROUPS`, then of "tz".
     pub groups: [Option<usize>; TIMESTAMP_GROUPS.len() + 1],
 }
@@ -664,9 +668,11 @@ pub fn parse_timestamps(source: &str, text: &str) -> Result<Vec<TimestampShape>>
                 s.id
             )));
         }
+        let anchored = compile(&format!(r"\A(?:{})", s.regex), source, &key)?;
         shapes.push(TimestampShape {
             id: s.id,
             regex,
+            anchored,
             groups,
         });
     }
