@@ -65,8 +65,9 @@ struct LineSpan {
     next: usize,
     newline: bool,
     line_no: u64,
-    /// The bulk scan already found a scan anchor on this line.
-    known_candidate: bool,
+    /// Where the bulk scan found the line's first literal (no literal
+    /// starts an anchor before it); `None` when the line was not scanned.
+    first_literal: Option<usize>,
 }
 
 enum Frame {
@@ -319,7 +320,7 @@ impl<'c> Engine<'c> {
                 if eof {
                     // The last line has no line break.
                     let (s, e) = (self.pos, self.end);
-                    self.one_line(s, e, false, false, out)?;
+                    self.one_line(s, e, false, None, out)?;
                     self.pos = e;
                 } else if pending.len() >= self.max_line {
                     self.close_frame(out)?;
@@ -332,7 +333,7 @@ impl<'c> Engine<'c> {
             if self.exhaustive || !matches!(self.frame, Frame::Closed) {
                 let nl = self.pos + memchr(b'\n', pending).unwrap_or(last_nl);
                 let (s, e) = (self.pos, nl);
-                self.one_line(s, e, true, false, out)?;
+                self.one_line(s, e, true, None, out)?;
                 self.pos = nl + 1;
                 continue;
             }
@@ -345,7 +346,7 @@ impl<'c> Engine<'c> {
                     self.stats.lines += n;
                     self.pos = scan_end;
                 }
-                Some((start, nl)) => {
+                Some((start, nl, first_literal)) => {
                     if start > self.pos {
                         let bulk = &self.buf[self.pos..start];
                         out.passthrough(&self.input, bulk, self.line_no + 1)?;
@@ -353,7 +354,7 @@ impl<'c> Engine<'c> {
                         self.line_no += n;
                         self.stats.lines += n;
                     }
-                    self.one_line(start, nl, true, true, out)?;
+                    self.one_line(start, nl, true, Some(first_literal), out)?;
                     self.pos = nl + 1;
                 }
             }
@@ -362,10 +363,11 @@ impl<'c> Engine<'c> {
     }
 
     /// The next candidate line in `buf[pos..scan_end]` (complete lines): its
-    /// start and the offset of its line break. A line is a candidate when
-    /// a format literal stands where the bulk scan found an anchor; a
-    /// journal JSON record (`{`) always is, as its MESSAGE is escaped.
-    fn next_candidate(&self, scan_end: usize) -> Option<(usize, usize)> {
+    /// start, the offset of its line break and where on it the first literal
+    /// stands. A line is a candidate when a format literal stands where the
+    /// bulk scan found an anchor; a journal JSON record (`{`) always is, as
+    /// its MESSAGE is escaped.
+    fn next_candidate(&self, scan_end: usize) -> Option<(usize, usize, usize)> {
         let mut from = self.pos;
         loop {
             let hit = from + self.matcher.find_candidate(&self.buf[from..scan_end])?;
@@ -373,8 +375,11 @@ impl<'c> Engine<'c> {
                 memrchr(b'\n', &self.buf[self.pos..hit]).map_or(self.pos, |i| self.pos + i + 1);
             let nl = hit + memchr(b'\n', &self.buf[hit..scan_end]).expect("scan_end ends a line");
             let line = &self.buf[start..nl];
-            if line[0] == b'{' || self.matcher.literal_at(line, hit - start) {
-                return Some((start, nl));
+            if line[0] == b'{' {
+                return Some((start, nl, 0));
+            }
+            if self.matcher.literal_at(line, hit - start) {
+                return Some((start, nl, hit - start));
             }
             from = hit + 1;
         }
@@ -386,7 +391,7 @@ impl<'c> Engine<'c> {
         start: usize,
         stop: usize,
         newline: bool,
-        known_candidate: bool,
+        first_literal: Option<usize>,
         out: &mut O,
     ) -> io::Result<()> {
         let stop_nl = if newline { stop + 1 } else { stop };
@@ -405,7 +410,7 @@ impl<'c> Engine<'c> {
             next: stop_nl,
             newline,
             line_no,
-            known_candidate,
+            first_literal,
         };
         if stop - start > self.max_line {
             self.close_frame(out)?;
@@ -476,21 +481,21 @@ impl<'c> Engine<'c> {
         journal: Option<(journald::Record, &[u8])>,
         out: &mut O,
     ) -> io::Result<()> {
-        let (line, content) = match journal {
-            Some((_, message)) => (message, message),
-            None => (
-                &self.buf[span.start..span.stop],
-                &self.buf[span.start..span.content_stop],
-            ),
+        let content = match journal {
+            Some((_, message)) => message,
+            None => &self.buf[span.start..span.content_stop],
         };
         let hit = if self.exhaustive {
             self.matcher
                 .recognize_any(self.catalog, &mut self.scratch, content)
-        } else if span.known_candidate || self.matcher.find_candidate(line).is_some() {
-            self.matcher
-                .recognize(self.catalog, &mut self.scratch, content)
         } else {
-            None
+            // A journal record's MESSAGE is searched whole.
+            let from = span
+                .first_literal
+                .filter(|_| journal.is_none())
+                .unwrap_or(0);
+            self.matcher
+                .recognize(self.catalog, &mut self.scratch, content, from)
         };
         let Some(hit) = hit else {
             return out.passthrough(&self.input, &self.buf[span.start..span.next], span.line_no);

@@ -1,10 +1,12 @@
 //! Finds status lines: a literal prefilter over whole buffers, then the
 //! formats' regexes on the few candidate lines.
 //!
-//! The prefilter is one Aho-Corasick automaton over the literals of every
-//! event and request format; a line without any literal is never looked at
-//! again. On a candidate line the formats whose literals occur are tried in
-//! priority order, and the first whose regex matches wins. Context formats are
+//! The prefilter is one Aho-Corasick (Teddy) search for a few scan anchors,
+//! substrings that every literal of an event or request format contains; a
+//! line without a literal is never looked at again. On a candidate line the
+//! same search, resumed where the bulk scan stopped, lists the literals that
+//! occur, and the formats owning them are tried in priority order: the first
+//! whose regex (or skeleton, or hand parser) matches wins. Context formats are
 //! not in the prefilter: they are tried only on the few lines just above a
 //! status line (and on the part of the status line before the SIP text).
 //!
@@ -35,11 +37,6 @@ pub struct Matcher {
     /// For each byte, the anchors that start with it, each with the literals
     /// it stands for and its offset in them.
     anchored_literals: Vec<Vec<AnchorLiterals>>,
-    /// Leftmost-longest DFA for listing the literals on one candidate line.
-    per_line: AhoCorasick,
-    /// For each pattern, the formats that own it or a literal it contains
-    /// (so that a non-overlapping search still finds every owner).
-    owners: Vec<Vec<usize>>,
     /// Event and request formats, by index, in priority order.
     primary: Vec<usize>,
     /// Context formats, by index, in priority order.
@@ -56,8 +53,17 @@ pub struct Matcher {
 #[derive(Debug)]
 struct AnchorLiterals {
     anchor: Box<[u8]>,
-    /// (offset of the anchor in the literal, the literal)
-    literals: Vec<(usize, Box<[u8]>)>,
+    literals: Vec<AnchoredLiteral>,
+}
+
+/// A literal that contains an anchor.
+#[derive(Debug)]
+struct AnchoredLiteral {
+    /// Offset of the anchor in the literal.
+    offset: usize,
+    literal: Box<[u8]>,
+    /// The formats that own the literal.
+    owners: Box<[usize]>,
 }
 
 /// Per-input scratch space for matching.
@@ -146,16 +152,20 @@ impl Matcher {
             .kind(Some(AhoCorasickKind::DFA))
             .build(&context_lits)
             .map_err(|e| Error::new(format!("cannot build the context prefilter: {e}")))?;
-        let owners = implied_owners(&literals, &owners);
         let anchors = scan_anchors(&literals);
         let mut anchored_literals: Vec<Vec<AnchorLiterals>> =
             (0..256).map(|_| Vec::new()).collect();
         for anchor in &anchors {
             let literals = literals
                 .iter()
-                .flat_map(|l| {
+                .zip(&owners)
+                .flat_map(|(l, owners)| {
                     l.match_indices(anchor.as_str())
-                        .map(|(k, _)| (k, l.as_bytes().into()))
+                        .map(|(offset, _)| AnchoredLiteral {
+                            offset,
+                            literal: l.as_bytes().into(),
+                            owners: owners.as_slice().into(),
+                        })
                 })
                 .collect();
             anchored_literals[usize::from(anchor.as_bytes()[0])].push(AnchorLiterals {
@@ -167,17 +177,10 @@ impl Matcher {
             .match_kind(MatchKind::LeftmostFirst)
             .build(&anchors)
             .map_err(|e| Error::new(format!("cannot build the literal prefilter: {e}")))?;
-        let per_line = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::LeftmostLongest)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(&literals)
-            .map_err(|e| Error::new(format!("cannot build the literal prefilter: {e}")))?;
         Ok(Matcher {
             prefilter,
-            per_line,
             anchors,
             anchored_literals,
-            owners,
             primary,
             contexts,
             context_prefilter,
@@ -225,37 +228,71 @@ impl Matcher {
         self.prefilter.find(haystack).map(|m| m.start())
     }
 
+    /// The literals standing at offset `at` of `line`, where an anchor may start.
+    #[inline]
+    fn literals_at<'m>(
+        &'m self,
+        line: &'m [u8],
+        at: usize,
+    ) -> impl Iterator<Item = &'m AnchoredLiteral> {
+        let rest = &line[at..];
+        rest.first()
+            .map_or(&[][..], |first| {
+                &self.anchored_literals[usize::from(*first)][..]
+            })
+            .iter()
+            .filter(move |a| rest.starts_with(&a.anchor))
+            .flat_map(|a| &a.literals)
+            .filter(move |l| at >= l.offset && line[at - l.offset..].starts_with(&l.literal))
+    }
+
     /// Whether a whole format literal, not just a scan anchor, stands where
     /// the bulk scan found an anchor (at offset `at` of `line`). Lines with
     /// only an anchor ("SIP " of "SIP request REGISTER received") are then
     /// skipped without being looked at as candidates.
     #[inline]
     pub fn literal_at(&self, line: &[u8], at: usize) -> bool {
-        let rest = &line[at..];
-        let Some(first) = rest.first() else {
-            return false;
-        };
-        self.anchored_literals[usize::from(*first)]
-            .iter()
-            .filter(|a| rest.starts_with(&a.anchor))
-            .flat_map(|a| &a.literals)
-            .any(|(k, literal)| at >= *k && line[at - k..].starts_with(literal))
+        self.literals_at(line, at).next().is_some()
     }
 
-    /// Recognizes a candidate line as a status or request line.
-    pub fn recognize(&self, catalog: &Catalog, scratch: &mut Scratch, line: &[u8]) -> Option<Hit> {
-        scratch.present.iter_mut().for_each(|p| *p = false);
-        let mut any = false;
-        for m in self.per_line.find_iter(line) {
-            for &f in &self.owners[m.pattern().as_usize()] {
-                scratch.present[f] = true;
-                any = true;
-            }
-        }
-        if !any {
+    /// Recognizes a candidate line as a status or request line. `from`: no
+    /// literal starts an anchor before this offset (where the bulk scan
+    /// found the first; 0 when unknown).
+    pub fn recognize(
+        &self,
+        catalog: &Catalog,
+        scratch: &mut Scratch,
+        line: &[u8],
+        from: usize,
+    ) -> Option<Hit> {
+        if !self.mark_present(line, from, &mut scratch.present) {
             return None;
         }
         self.try_formats(catalog, scratch, line)
+    }
+
+    /// Marks the formats whose literals occur in `line`, looking at anchors
+    /// from offset `from` on; returns whether there is any. Every literal
+    /// contains an anchor, and the search resumes one byte after each anchor
+    /// found, so every literal occurrence is seen, overlapping ones too.
+    fn mark_present(&self, line: &[u8], from: usize, present: &mut [bool]) -> bool {
+        present.iter_mut().for_each(|p| *p = false);
+        let mut any = false;
+        let mut at = from;
+        while at < line.len() {
+            let Some(m) = self.prefilter.find(&line[at..]) else {
+                break;
+            };
+            let p = at + m.start();
+            for literal in self.literals_at(line, p) {
+                for &f in literal.owners.iter() {
+                    present[f] = true;
+                }
+                any = true;
+            }
+            at = p + 1;
+        }
+        any
     }
 
     /// Like `recognize`, but tries every format whatever the prefilter says
@@ -881,6 +918,54 @@ mod tests {
             }
         }
         assert!(matched > 200, "{matched} matches");
+    }
+
+    #[test]
+    fn presence_from_anchors_equals_a_literal_search() {
+        // The formats marked present must be exactly those with a literal in
+        // the line, also when the search starts at the bulk scan's first
+        // literal (overlapping literals: "SIP/2.0" inside "SIP/2.0 ").
+        let catalog = Catalog::builtin("en").unwrap();
+        let m = Matcher::new(&catalog).unwrap();
+        let mut text = samples_and_generated_log(&catalog, 1 << 20, 11);
+        // Literals side by side, so that their anchors stand close together.
+        let literals: Vec<&String> = m
+            .primary
+            .iter()
+            .flat_map(|&f| &catalog.formats[f].literals)
+            .collect();
+        for a in &literals {
+            for b in &literals {
+                text.extend_from_slice(format!("{a}{b}\n").as_bytes());
+            }
+        }
+        let mut present = vec![false; catalog.formats.len()];
+        let (mut lines, mut with_literals) = (0, 0);
+        for line in text.split(|&b| b == b'\n') {
+            let expected: Vec<bool> = (0..catalog.formats.len())
+                .map(|f| {
+                    m.primary.contains(&f)
+                        && catalog.formats[f]
+                            .literals
+                            .iter()
+                            .any(|l| memmem::find(line, l.as_bytes()).is_some())
+                })
+                .collect();
+            let any = m.mark_present(line, 0, &mut present);
+            assert_eq!(present, expected, "{}", String::from_utf8_lossy(line));
+            assert_eq!(any, expected.contains(&true));
+            lines += 1;
+            let first = (0..line.len()).find(|&at| m.literal_at(line, at));
+            if let Some(first) = first {
+                with_literals += 1;
+                m.mark_present(line, first, &mut present);
+                assert_eq!(present, expected, "{}", String::from_utf8_lossy(line));
+            }
+        }
+        assert!(
+            lines > 5000 && with_literals > 500,
+            "{lines} {with_literals}"
+        );
     }
 
     #[test]
