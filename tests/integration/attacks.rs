@@ -85,7 +85,7 @@ fn real_sipvicious_scan_is_detected_and_the_phone_registering_beside_it_is_not()
         &REGISTRAR_MODULES,
         &REGISTRAR_CFG.replace("DUMP_DIR", dir.to_str().unwrap()),
     );
-    let mut registrar = start_kamailio(&dir, &config, &dir.join("kamailio.log"), &[]);
+    let registrar = start_kamailio(&dir, &config, &dir.join("kamailio.log"), &[]);
 
     // The phone: 15 registrations, each challenged, 5 a second, beside the attack.
     let registrations = 15;
@@ -139,8 +139,7 @@ fn real_sipvicious_scan_is_detected_and_the_phone_registering_beside_it_is_not()
         std::fs::read_to_string(dir.join("phone-errors.log")).unwrap_or_default()
     );
     std::thread::sleep(Duration::from_millis(300));
-    let _ = registrar.kill();
-    let _ = registrar.wait();
+    registrar.stop();
     // The attack really ran: svmap found Kamailio, svwar found both users.
     assert!(reports[0].contains("kamailio"), "svmap: {}", reports[0]);
     assert!(
@@ -210,7 +209,7 @@ fn real_kamailio_pike_blocking_a_flood_is_reported_and_a_quiet_caller_is_not() {
          request_route {\n    if (!pike_check_req()) { exit; }\n    sl_send_reply(\"486\", \"Busy Here\");\n}\n",
     );
     let log = dir.join("kamailio.log");
-    let mut proxy = start_kamailio(&dir, &config, &log, &[]);
+    let proxy = start_kamailio(&dir, &config, &log, &[]);
     let caller = |from: &str, calls: &str, rate: &str| {
         Command::new(sipp())
             .args(["-sn", "uac", &format!("127.0.0.1:{port}"), "-i", from])
@@ -231,7 +230,7 @@ fn real_kamailio_pike_blocking_a_flood_is_reported_and_a_quiet_caller_is_not() {
     std::thread::sleep(Duration::from_secs(1));
     let _ = flood.kill();
     let _ = flood.wait();
-    terminate(&mut proxy);
+    proxy.stop();
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(
         text.contains(&format!("PIKE - BLOCKing ip {SCANNER}")),

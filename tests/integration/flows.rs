@@ -151,7 +151,7 @@ fn real_call_flows_through_kamailio_agree_with_sipp_and_tshark() {
     let pcap = dir.join("calls.pcap");
     let mut capture = capture_on_lo(proxy_port, &pcap, 90, &[]);
     let acc_log = dir.join("kamailio.log");
-    let mut proxy = start_kamailio(&dir, &config, &acc_log, &[]);
+    let proxy = start_kamailio(&dir, &config, &acc_log, &[]);
 
     // The answering sides.
     let mut answering = Vec::new();
@@ -247,7 +247,7 @@ fn real_call_flows_through_kamailio_agree_with_sipp_and_tshark() {
         );
     }
     std::thread::sleep(Duration::from_millis(800));
-    terminate(&mut proxy);
+    proxy.stop();
     terminate(&mut capture);
 
     // SIPp's view: the INVITE's final answers each caller received (elements

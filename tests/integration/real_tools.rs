@@ -236,7 +236,7 @@ fn real_kamailio_acc_records_are_annotated() {
     );
     let log = dir.join("kamailio.log");
     // -e: log in colour, as admins run it in a terminal.
-    let mut proxy = start_kamailio(&dir, &config, &log, &["-e"]);
+    let proxy = start_kamailio(&dir, &config, &log, &["-e"]);
     let (answered, missed) = (3, 2);
     let mut uas = sipp_uas(uas_port, answered, &[]);
     // SIPp's own statistics of each client run, to check our KPIs against.
@@ -262,8 +262,7 @@ fn real_kamailio_acc_records_are_annotated() {
         sipp_counts.push(sipp_final_counts(&stat_file));
     }
     let _ = wait_bounded(&mut uas, Duration::from_secs(10));
-    let _ = proxy.kill();
-    let _ = proxy.wait();
+    proxy.stop();
 
     let data = std::fs::read(&log).unwrap();
     let evs = events(&data, false, 4096);

@@ -4,6 +4,7 @@
 
 use std::ffi::OsStr;
 use std::net::UdpSocket;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -130,11 +131,53 @@ pub fn kamailio_config(port: u16, modules: &[&str], rest: &str) -> String {
     cfg
 }
 
+/// A running Kamailio: its main process and the workers it forked, in a
+/// process group of their own. Stopped (SIGTERM to the group, then SIGKILL
+/// if it lingers) by `stop` or when dropped, also when a test panics: a
+/// SIGKILL to the main process alone would leave the workers running.
+pub struct Kamailio {
+    child: Child,
+}
+
+impl Kamailio {
+    /// Stops the whole group, bounded in time (Kamailio flushes its files on SIGTERM).
+    pub fn stop(mut self) {
+        self.stop_group();
+    }
+
+    fn stop_group(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        if wait_bounded(&mut self.child, Duration::from_secs(10)).is_none() {
+            let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        }
+        // The workers leave shortly after the main process; do not leave before them.
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(5)
+            && Command::new("kill")
+                .args(["-0", "--", &group])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Kamailio {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            self.stop_group();
+        }
+    }
+}
+
 /// Writes `config` into `dir`, starts Debian's Kamailio on it in the
-/// foreground (`-DD -E`, plus `extra` flags) with its stderr in `log`, and
-/// checks that it is still running a moment later (a config error ends it at
-/// once, and the panic shows its log).
-pub fn start_kamailio(dir: &Path, config: &str, log: &Path, extra: &[&str]) -> Child {
+/// foreground (`-DD -E`, plus `extra` flags) in a process group of its own
+/// with its stderr in `log`, and checks that it is still running a moment
+/// later (a config error ends it at once, and the panic shows its log).
+pub fn start_kamailio(dir: &Path, config: &str, log: &Path, extra: &[&str]) -> Kamailio {
     let cfg = dir.join("kamailio.cfg");
     std::fs::write(&cfg, config).unwrap();
     let mut child = Command::new(kamailio())
@@ -150,6 +193,7 @@ pub fn start_kamailio(dir: &Path, config: &str, log: &Path, extra: &[&str]) -> C
         .arg(dir.join("kamailio.pid"))
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log).unwrap())
+        .process_group(0)
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(800));
@@ -159,7 +203,7 @@ pub fn start_kamailio(dir: &Path, config: &str, log: &Path, extra: &[&str]) -> C
             std::fs::read_to_string(log).unwrap_or_default()
         );
     }
-    child
+    Kamailio { child }
 }
 
 /// Sends SIGTERM (Kamailio flushes its dump files, tshark its capture) and
