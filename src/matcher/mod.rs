@@ -37,10 +37,6 @@ pub struct Matcher {
     /// For each byte, the anchors that start with it, each with the literals
     /// it stands for and its offset in them.
     anchored_literals: Vec<Vec<AnchorLiterals>>,
-    /// The anchors' first bytes, when they are at most three: on the short
-    /// rest of a candidate line `memchr3` finds where an anchor may start
-    /// for less than a fresh Teddy search costs to set up.
-    anchor_first_bytes: Option<[u8; 3]>,
     /// Event and request formats, by index, in priority order.
     primary: Vec<usize>,
     /// Context formats, by index, in priority order.
@@ -181,20 +177,10 @@ impl Matcher {
             .match_kind(MatchKind::LeftmostFirst)
             .build(&anchors)
             .map_err(|e| Error::new(format!("cannot build the literal prefilter: {e}")))?;
-        let mut first_bytes: Vec<u8> = anchors.iter().map(|a| a.as_bytes()[0]).collect();
-        first_bytes.sort_unstable();
-        first_bytes.dedup();
-        let anchor_first_bytes = match first_bytes[..] {
-            [a] => Some([a, a, a]),
-            [a, b] => Some([a, b, b]),
-            [a, b, c] => Some([a, b, c]),
-            _ => None,
-        };
         Ok(Matcher {
             prefilter,
             anchors,
             anchored_literals,
-            anchor_first_bytes,
             primary,
             contexts,
             context_prefilter,
@@ -294,15 +280,10 @@ impl Matcher {
         let mut any = false;
         let mut at = from;
         while at < line.len() {
-            let rest = &line[at..];
-            let next = match self.anchor_first_bytes {
-                Some([a, b, c]) => memchr::memchr3(a, b, c, rest),
-                None => self.prefilter.find(rest).map(|m| m.start()),
-            };
-            let Some(next) = next else {
+            let Some(m) = self.prefilter.find(&line[at..]) else {
                 break;
             };
-            let p = at + next;
+            let p = at + m.start();
             for literal in self.literals_at(line, p) {
                 for &f in literal.owners.iter() {
                     present[f] = true;
