@@ -307,18 +307,29 @@ pub fn push_opt(b: &mut Vec<u8>, s: &str) {
     }
 }
 
-/// Appends bytes as a JSON string, decoding UTF-8 lossily.
+/// Appends bytes as a JSON string, decoding UTF-8 lossily. One scan finds
+/// both the bytes to escape and the first non-ASCII byte, so an ASCII line
+/// (most log lines) is never validated separately; from the first non-ASCII
+/// byte on, the rest is decoded chunk by chunk.
 pub fn push_bytes(b: &mut Vec<u8>, bytes: &[u8]) {
-    if let Ok(s) = std::str::from_utf8(bytes) {
-        return push_str(b, s);
-    }
     b.push(b'"');
-    for chunk in bytes.utf8_chunks() {
-        escape_into(b, chunk.valid());
-        if !chunk.invalid().is_empty() {
-            b.extend_from_slice("\u{FFFD}".as_bytes());
+    let mut start = 0;
+    while let Some(i) = next_special::<true>(bytes, start) {
+        b.extend_from_slice(&bytes[start..i]);
+        if bytes[i] >= 0x80 {
+            for chunk in bytes[i..].utf8_chunks() {
+                escape_into(b, chunk.valid());
+                if !chunk.invalid().is_empty() {
+                    b.extend_from_slice("\u{FFFD}".as_bytes());
+                }
+            }
+            b.push(b'"');
+            return;
         }
+        push_escape(b, bytes[i]);
+        start = i + 1;
     }
+    b.extend_from_slice(&bytes[start..]);
     b.push(b'"');
 }
 
@@ -344,42 +355,48 @@ fn word_needs_escape(w: u64) -> bool {
         != 0
 }
 
-/// Position of the first byte at or after `from` that needs escaping,
-/// scanning eight bytes per step.
+/// Position of the first byte at or after `from` that needs escaping (or,
+/// with `HIGH`, that is not ASCII), scanning eight bytes per step.
 #[inline]
-fn next_escape(bytes: &[u8], mut from: usize) -> Option<usize> {
+fn next_special<const HIGH: bool>(bytes: &[u8], mut from: usize) -> Option<usize> {
+    const HI: u64 = 0x8080_8080_8080_8080;
     while from + 8 <= bytes.len() {
         let w = u64::from_le_bytes(bytes[from..from + 8].try_into().expect("8 bytes"));
-        if word_needs_escape(w) {
+        if word_needs_escape(w) || (HIGH && w & HI != 0) {
             break;
         }
         from += 8;
     }
     bytes[from..]
         .iter()
-        .position(|&c| c < 0x20 || c == b'"' || c == b'\\' || c == 0x7f)
+        .position(|&c| c < 0x20 || c == b'"' || c == b'\\' || c == 0x7f || (HIGH && c >= 0x80))
         .map(|i| from + i)
+}
+
+/// Appends the JSON escape of one byte that needs escaping.
+#[inline]
+fn push_escape(b: &mut Vec<u8>, c: u8) {
+    match c {
+        b'"' => b.extend_from_slice(b"\\\""),
+        b'\\' => b.extend_from_slice(b"\\\\"),
+        b'\n' => b.extend_from_slice(b"\\n"),
+        b'\r' => b.extend_from_slice(b"\\r"),
+        b'\t' => b.extend_from_slice(b"\\t"),
+        _ => {
+            let hex = b"0123456789abcdef";
+            b.extend_from_slice(b"\\u00");
+            b.push(hex[(c >> 4) as usize]);
+            b.push(hex[(c & 15) as usize]);
+        }
+    }
 }
 
 fn escape_into(b: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     let mut start = 0;
-    while let Some(i) = next_escape(bytes, start) {
+    while let Some(i) = next_special::<false>(bytes, start) {
         b.extend_from_slice(&bytes[start..i]);
-        let c = bytes[i];
-        match c {
-            b'"' => b.extend_from_slice(b"\\\""),
-            b'\\' => b.extend_from_slice(b"\\\\"),
-            b'\n' => b.extend_from_slice(b"\\n"),
-            b'\r' => b.extend_from_slice(b"\\r"),
-            b'\t' => b.extend_from_slice(b"\\t"),
-            _ => {
-                let hex = b"0123456789abcdef";
-                b.extend_from_slice(b"\\u00");
-                b.push(hex[(c >> 4) as usize]);
-                b.push(hex[(c & 15) as usize]);
-            }
-        }
+        push_escape(b, bytes[i]);
         start = i + 1;
     }
     b.extend_from_slice(&bytes[start..]);
@@ -397,6 +414,27 @@ mod tests {
         assert_eq!(s, "\"a\\\"b\\\\c\\r\\n\\u0000\\u001b\u{FFFD}\"");
         let v: serde_json::Value = serde_json::from_str(&s).unwrap();
         assert_eq!(v.as_str().unwrap(), "a\"b\\c\r\n\u{0}\u{1b}\u{FFFD}");
+    }
+
+    #[test]
+    fn bytes_decode_lossily_wherever_the_first_non_ascii_byte_stands() {
+        let tail: &[u8] = "é\"日\u{1}".as_bytes();
+        for invalid in [&b""[..], b"\xff", b"\xe6\x97"] {
+            for cut in 0..=20 {
+                let mut input = b"abc\tdefgh\"ijklmnopq\\r"[..cut].to_vec();
+                input.extend_from_slice(invalid);
+                input.extend_from_slice(tail);
+                input.extend_from_slice(b"z\n");
+                let mut b = Vec::new();
+                push_bytes(&mut b, &input);
+                let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+                assert_eq!(
+                    v.as_str().unwrap(),
+                    String::from_utf8_lossy(&input),
+                    "{input:?}"
+                );
+            }
+        }
     }
 
     #[test]
