@@ -313,23 +313,13 @@ pub fn push_opt(b: &mut Vec<u8>, s: &str) {
 /// byte on, the rest is decoded chunk by chunk.
 pub fn push_bytes(b: &mut Vec<u8>, bytes: &[u8]) {
     b.push(b'"');
-    let mut start = 0;
-    while let Some(i) = next_special::<true>(bytes, start) {
-        b.extend_from_slice(&bytes[start..i]);
-        if bytes[i] >= 0x80 {
-            for chunk in bytes[i..].utf8_chunks() {
-                escape_into(b, chunk.valid());
-                if !chunk.invalid().is_empty() {
-                    b.extend_from_slice("\u{FFFD}".as_bytes());
-                }
-            }
-            b.push(b'"');
-            return;
+    let ascii = escape_until::<true>(b, bytes);
+    for chunk in bytes[ascii..].utf8_chunks() {
+        escape_into(b, chunk.valid());
+        if !chunk.invalid().is_empty() {
+            b.extend_from_slice("\u{FFFD}".as_bytes());
         }
-        push_escape(b, bytes[i]);
-        start = i + 1;
     }
-    b.extend_from_slice(&bytes[start..]);
     b.push(b'"');
 }
 
@@ -392,14 +382,24 @@ fn push_escape(b: &mut Vec<u8>, c: u8) {
 }
 
 fn escape_into(b: &mut Vec<u8>, s: &str) {
-    let bytes = s.as_bytes();
+    escape_until::<false>(b, s.as_bytes());
+}
+
+/// Appends `bytes` escaped, up to the first non-ASCII byte with `HIGH` (to
+/// the end without it); returns where it stopped.
+#[inline]
+fn escape_until<const HIGH: bool>(b: &mut Vec<u8>, bytes: &[u8]) -> usize {
     let mut start = 0;
-    while let Some(i) = next_special::<false>(bytes, start) {
+    while let Some(i) = next_special::<HIGH>(bytes, start) {
         b.extend_from_slice(&bytes[start..i]);
+        if HIGH && bytes[i] >= 0x80 {
+            return i;
+        }
         push_escape(b, bytes[i]);
         start = i + 1;
     }
     b.extend_from_slice(&bytes[start..]);
+    bytes.len()
 }
 
 #[cfg(test)]
@@ -419,9 +419,10 @@ mod tests {
     #[test]
     fn bytes_decode_lossily_wherever_the_first_non_ascii_byte_stands() {
         let tail: &[u8] = "é\"日\u{1}".as_bytes();
+        let head: &[u8] = b"abc\tdefgh\"ijklmnopq\\r";
         for invalid in [&b""[..], b"\xff", b"\xe6\x97"] {
-            for cut in 0..=20 {
-                let mut input = b"abc\tdefgh\"ijklmnopq\\r"[..cut].to_vec();
+            for cut in 0..=head.len() {
+                let mut input = head[..cut].to_vec();
                 input.extend_from_slice(invalid);
                 input.extend_from_slice(tail);
                 input.extend_from_slice(b"z\n");
