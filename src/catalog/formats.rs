@@ -192,6 +192,14 @@ pub enum Parser {
     SipRequestLine,
 }
 
+impl Parser {
+    /// Whether the parser only gates its regex (never matches by itself):
+    /// then a line it refuses can be dropped as early as the bulk scan.
+    pub fn is_gate(self) -> bool {
+        matches!(self, Parser::SipRequestLine)
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FormatFile {

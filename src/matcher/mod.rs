@@ -64,6 +64,10 @@ struct AnchoredLiteral {
     literal: Box<[u8]>,
     /// The formats that own the literal.
     owners: Box<[usize]>,
+    /// The gate all its owners share, if they all have the same gate-only
+    /// hand parser (`SIP/2.0` of `sip.request`): a line the gate refuses is
+    /// no candidate for this literal.
+    gate: Option<Parser>,
 }
 
 /// Per-input scratch space for matching.
@@ -165,6 +169,7 @@ impl Matcher {
                             offset,
                             literal: l.as_bytes().into(),
                             owners: owners.as_slice().into(),
+                            gate: shared_gate(catalog, owners),
                         })
                 })
                 .collect();
@@ -247,12 +252,18 @@ impl Matcher {
     }
 
     /// Whether a whole format literal, not just a scan anchor, stands where
-    /// the bulk scan found an anchor (at offset `at` of `line`). Lines with
-    /// only an anchor ("SIP " of "SIP request REGISTER received") are then
-    /// skipped without being looked at as candidates.
+    /// the bulk scan found an anchor (at offset `at` of `line`), and its
+    /// formats' gate, if they share one, lets the line through. Lines with
+    /// only an anchor ("SIP " of "SIP request REGISTER received") or only a
+    /// gated literal the gate refuses (the `SIP/2.0` of a `Via: SIP/2.0/TCP`
+    /// that Kamailio's debug log prints) are then skipped without being
+    /// looked at as candidates.
     #[inline]
     pub fn literal_at(&self, line: &[u8], at: usize) -> bool {
-        self.literals_at(line, at).next().is_some()
+        self.literals_at(line, at).any(|l| match l.gate {
+            None => true,
+            Some(gate) => parse(gate, line, &mut [None; Field::ALL.len()]) != Parsed::NoMatch,
+        })
     }
 
     /// Recognizes a candidate line as a status or request line. `from`: no
@@ -552,6 +563,15 @@ pub fn scan_anchors(literals: &[String]) -> Vec<String> {
         anchors.push(anchor);
     }
     anchors
+}
+
+/// The gate-only hand parser that every format in `owners` has, if any.
+fn shared_gate(catalog: &Catalog, owners: &[usize]) -> Option<Parser> {
+    let first = catalog.formats[*owners.first()?].parser?;
+    let shared = owners
+        .iter()
+        .all(|&f| catalog.formats[f].parser == Some(first));
+    (first.is_gate() && shared).then_some(first)
 }
 
 /// For each literal, the owners of every literal it contains (itself included):
@@ -959,7 +979,22 @@ mod tests {
             if let Some(first) = first {
                 with_literals += 1;
                 m.mark_present(line, first, &mut present);
-                assert_eq!(present, expected, "{}", String::from_utf8_lossy(line));
+                // From there on, a format whose gate refuses the line may
+                // be left out: its literals before `first` were skipped.
+                let refused = |f: usize| {
+                    catalog.formats[f].parser.is_some_and(|p| {
+                        p.is_gate()
+                            && parse(p, line, &mut [None; Field::ALL.len()]) == Parsed::NoMatch
+                    })
+                };
+                for f in 0..catalog.formats.len() {
+                    assert!(
+                        present[f] == expected[f] || refused(f),
+                        "{} {}",
+                        catalog.formats[f].id,
+                        String::from_utf8_lossy(line)
+                    );
+                }
             }
         }
         assert!(
@@ -986,6 +1021,16 @@ mod tests {
         assert!(!at(b"Respawning worker 3"));
         // The anchor's offset inside the literal is checked against the line start.
         assert!(!at(b"t SIP response 486 \"Busy Here\" back from 10.0.0.1"));
+        // `SIP/2.0` is sip.request's literal, and its gate refuses a line
+        // where it only starts a Via transport...
+        assert!(!at(
+            b" 7(2) DEBUG: <core> [core/tcp_main.c:2795]: tcpconn_do_send(): buf= Via: SIP/2.0/TCP 127.0.0.1:5"
+        ));
+        assert!(at(b"INVITE sip:200@10.0.0.1 SIP/2.0"));
+        // ... but the scan goes on along the line to the next literal.
+        let line = b"Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1 ACC: transaction answered: code=200";
+        let first = (0..line.len()).find(|&at| m.literal_at(line, at));
+        assert_eq!(first, memmem::find(line, b"ACC: "));
     }
 
     #[test]
