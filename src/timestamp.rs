@@ -396,6 +396,52 @@ mod tests {
     }
 
     #[test]
+    fn anchored_shapes_are_one_pass() {
+        // A stamp at a known column is re-read with the shape's anchored
+        // regex; a one-pass regex runs on the regex crate's one-pass DFA
+        // there, not on its backtracker (which `[0-3]?\d` forced).
+        let cat = crate::catalog::Catalog::builtin("en").unwrap();
+        for shape in &cat.timestamps {
+            let built = regex_automata::dfa::onepass::DFA::builder()
+                .syntax(
+                    regex_automata::util::syntax::Config::new()
+                        .unicode(false)
+                        .utf8(false),
+                )
+                .build(shape.anchored.as_str());
+            assert!(built.is_ok(), "{}: {:?}", shape.id, built.err());
+        }
+    }
+
+    #[test]
+    fn syslog_days_of_one_or_two_digits() {
+        let cat = crate::catalog::Catalog::builtin("en").unwrap();
+        for (line, stamp) in [
+            ("Nov  1 00:00:06 proxy1 kamailio[1]: x", "Nov  1 00:00:06"),
+            ("Nov 9 00:00:06 proxy1", "Nov 9 00:00:06"),
+            ("Nov 09 00:00:06 proxy1", "Nov 09 00:00:06"),
+            ("Nov 15 16:39:57 proxy1", "Nov 15 16:39:57"),
+            ("Nov 31 16:39:57 proxy1", "Nov 31 16:39:57"),
+            ("[Nov 28 23:59:59] VERBOSE[1] x", "Nov 28 23:59:59"),
+            ("Dec-05 10:00:00.123 x", "Dec-05 10:00:00.123"),
+        ] {
+            let mut finder = Finder::new(&cat.timestamps);
+            let (mut raw, mut norm) = (String::new(), String::new());
+            assert!(
+                extract_with(
+                    &cat.timestamps,
+                    &mut finder,
+                    line.as_bytes(),
+                    &mut raw,
+                    &mut norm
+                ),
+                "{line}"
+            );
+            assert_eq!(raw, stamp, "{line}");
+        }
+    }
+
+    #[test]
     fn interleaved_dialects_keep_their_own_stamps() {
         let cat = crate::catalog::Catalog::builtin("en").unwrap();
         let mut finder = Finder::new(&cat.timestamps);
