@@ -185,17 +185,17 @@ pub struct Negative {
 pub enum Parser {
     /// `SIP/2.0 NNN reason` behind any prefix (the `sip.message` regex).
     SipStartLine,
-    /// A gate before the `sip.request` regex: a request line needs
-    /// ` SIP/2.0` followed by a blank, a CR (in any of its spellings) or the
-    /// end; lines with only `SIP/2.0/UDP` (Via) or `SIP/2.0 200` never reach
-    /// the regex.
+    /// A request line (the `sip.request` regex): a method behind any
+    /// prefix, then ` SIP/2.0` followed by a blank, a CR (in any of its
+    /// spellings) or the end; lines with only `SIP/2.0/UDP` (Via) or
+    /// `SIP/2.0 200` are refused.
     SipRequestLine,
 }
 
 impl Parser {
-    /// Whether the parser only gates its regex (never matches by itself):
-    /// then a line it refuses can be dropped as early as the bulk scan.
-    pub fn is_gate(self) -> bool {
+    /// Whether the parser is cheap enough to screen lines where the bulk
+    /// scan finds its format's literal: a line it refuses is dropped there.
+    pub fn screens_candidates(self) -> bool {
         matches!(self, Parser::SipRequestLine)
     }
 }

@@ -64,10 +64,9 @@ struct AnchoredLiteral {
     literal: Box<[u8]>,
     /// The formats that own the literal.
     owners: Box<[usize]>,
-    /// The gate all its owners share, if they all have the same gate-only
-    /// hand parser (`SIP/2.0` of `sip.request`): a line the gate refuses is
-    /// no candidate for this literal.
-    gate: Option<Parser>,
+    /// The screening hand parser all its owners share, if any (`SIP/2.0`
+    /// of `sip.request`): a line it refuses is no candidate for this literal.
+    screen: Option<Parser>,
 }
 
 /// Per-input scratch space for matching.
@@ -169,7 +168,7 @@ impl Matcher {
                             offset,
                             literal: l.as_bytes().into(),
                             owners: owners.as_slice().into(),
-                            gate: shared_gate(catalog, owners),
+                            screen: shared_screen(catalog, owners),
                         })
                 })
                 .collect();
@@ -253,16 +252,16 @@ impl Matcher {
 
     /// Whether a whole format literal, not just a scan anchor, stands where
     /// the bulk scan found an anchor (at offset `at` of `line`), and its
-    /// formats' gate, if they share one, lets the line through. Lines with
-    /// only an anchor ("SIP " of "SIP request REGISTER received") or only a
-    /// gated literal the gate refuses (the `SIP/2.0` of a `Via: SIP/2.0/TCP`
-    /// that Kamailio's debug log prints) are then skipped without being
-    /// looked at as candidates.
+    /// formats' screening parser, if they share one, does not refuse the
+    /// line. Lines with only an anchor ("SIP " of "SIP request REGISTER
+    /// received") or only a literal its parser refuses (the `SIP/2.0` of a
+    /// `Via: SIP/2.0/TCP` that Kamailio's debug log prints) are then skipped
+    /// without being looked at as candidates.
     #[inline]
     pub fn literal_at(&self, line: &[u8], at: usize) -> bool {
-        self.literals_at(line, at).any(|l| match l.gate {
+        self.literals_at(line, at).any(|l| match l.screen {
             None => true,
-            Some(gate) => parse(gate, line, &mut [None; Field::ALL.len()]) != Parsed::NoMatch,
+            Some(parser) => parse(parser, line, &mut [None; Field::ALL.len()]) != Parsed::NoMatch,
         })
     }
 
@@ -565,13 +564,13 @@ pub fn scan_anchors(literals: &[String]) -> Vec<String> {
     anchors
 }
 
-/// The gate-only hand parser that every format in `owners` has, if any.
-fn shared_gate(catalog: &Catalog, owners: &[usize]) -> Option<Parser> {
+/// The screening hand parser that every format in `owners` has, if any.
+fn shared_screen(catalog: &Catalog, owners: &[usize]) -> Option<Parser> {
     let first = catalog.formats[*owners.first()?].parser?;
     let shared = owners
         .iter()
         .all(|&f| catalog.formats[f].parser == Some(first));
-    (first.is_gate() && shared).then_some(first)
+    (first.screens_candidates() && shared).then_some(first)
 }
 
 /// For each literal, the owners of every literal it contains (itself included):
@@ -643,35 +642,63 @@ fn parse(
             Some((start, end)) => Parsed::Match(start, end),
             None => Parsed::NoMatch,
         },
-        Parser::SipRequestLine => sip_request_gate(line),
+        Parser::SipRequestLine => sip_request_line(line, spans),
     }
 }
 
-/// The `sip.request` regex ends with
-/// `SIP/2\.0(?:[ \t.'>\r]|\^M|#0|\\r|<01|$)` after a blank: without such a
-/// ` SIP/2.0` the line cannot be a request line. Most lines that reach this
-/// are Via headers (`SIP/2.0/UDP`) outside a dump, which the regex would
-/// otherwise scan whole.
-fn sip_request_gate(line: &[u8]) -> Parsed {
-    static FINDER: LazyLock<memmem::Finder<'static>> =
-        LazyLock::new(|| memmem::Finder::new(b" SIP/2.0"));
-    let ends_version = |rest: &[u8]| match rest.first() {
-        None => true,
-        Some(b) => {
-            b" \t.'>\r".contains(b)
-                || [&b"^M"[..], b"#0", b"\\r", b"<01"]
+/// The `sip.request` regex by hand:
+/// `(?:^|[^A-Za-z0-9])(?P<method>[A-Z][A-Z_-]{1,19}) \S.* SIP/2\.0(?:[ \t.'>\r]|\^M|#0|\\r|<01|$)`.
+/// The method is the leftmost run of `[A-Z_-]` that starts with a capital
+/// after a non-alphanumeric byte (or the line start), is 2 to 20 bytes long
+/// and is followed by a blank and a non-blank; the greedy `.*` makes the
+/// match end at the last ` SIP/2.0` with a terminator after that. A line
+/// with a line feed (where `.` stops) is left to the regex.
+fn sip_request_line(line: &[u8], spans: &mut [Option<(usize, usize)>; Field::ALL.len()]) -> Parsed {
+    static FINDER: LazyLock<memmem::FinderRev<'static>> =
+        LazyLock::new(|| memmem::FinderRev::new(b" SIP/2.0"));
+    let terminator = |rest: &[u8]| -> Option<usize> {
+        match rest.first() {
+            None => Some(0),
+            Some(b) if b" \t.'>\r".contains(b) => Some(1),
+            Some(_)
+                if [&b"^M"[..], b"#0", b"\\r"]
                     .iter()
-                    .any(|t| rest.starts_with(t))
+                    .any(|t| rest.starts_with(t)) =>
+            {
+                Some(2)
+            }
+            Some(_) if rest.starts_with(b"<01") => Some(3),
+            Some(_) => None,
         }
     };
-    if FINDER
-        .find_iter(line)
-        .any(|p| ends_version(&line[p + FINDER.needle().len()..]))
-    {
-        Parsed::Regex
-    } else {
-        Parsed::NoMatch
+    let needle = FINDER.needle().len();
+    let Some((version, end)) = FINDER
+        .rfind_iter(line)
+        .find_map(|p| terminator(&line[p + needle..]).map(|t| (p, p + needle + t)))
+    else {
+        return Parsed::NoMatch;
+    };
+    if memchr::memchr(b'\n', line).is_some() {
+        return Parsed::Regex;
     }
+    let in_method = |b: u8| b.is_ascii_uppercase() || b == b'_' || b == b'-';
+    for m in 0..version {
+        if !line[m].is_ascii_uppercase() || (m > 0 && line[m - 1].is_ascii_alphanumeric()) {
+            continue;
+        }
+        let run = line[m + 1..].iter().take_while(|b| in_method(**b)).count();
+        let (blank, word) = (m + 1 + run, m + 2 + run);
+        if !(1..=19).contains(&run) || line.get(blank) != Some(&b' ') {
+            continue;
+        }
+        // `\S` then at least the blank of ` SIP/2.0`: the version must lie past it.
+        if word >= version || b" \t\n\x0b\x0c\r".contains(&line[word]) {
+            continue;
+        }
+        spans[Field::Method as usize] = Some((m, blank));
+        return Parsed::Match(m.saturating_sub(1), end);
+    }
+    Parsed::NoMatch
 }
 
 /// The `sip.message` regex by hand:
@@ -827,6 +854,46 @@ mod tests {
                 }
             }
         }
+        // Request lines with their method and what stands around it
+        // changed: a prefix, methods of 1 to 21 bytes, a second blank, a
+        // tab, a lower-case or an alphanumeric byte before the method, a
+        // second version, and random cuts and changes.
+        let mut rng = crate::testgen::Rng::new(17);
+        for method in [
+            "INVITE",
+            "A",
+            "AB",
+            "X_Y-Z",
+            &"M".repeat(20),
+            &"M".repeat(21),
+        ] {
+            for prefix in ["", "x", "_", "1", "#", " ", "<--- ", "a-", "Z", "\x0bq "] {
+                for uri in [" sip:1@h", "  sip:1@h", "\tsip:1@h", " \x0bsip", " s", " "] {
+                    for tail in ["", " x", "\r", "#012", "^M", "/UDP", " SIP/2.0 200 OK"] {
+                        lines.push(format!("{prefix}{method}{uri} SIP/2.0{tail}").into_bytes());
+                    }
+                }
+            }
+        }
+        let requests: Vec<Vec<u8>> = lines
+            .iter()
+            .filter(|l| memmem::find(l, b" SIP/2.0").is_some())
+            .cloned()
+            .collect();
+        for line in &requests {
+            for _ in 0..4 {
+                let mut l = line.clone();
+                let at = rng.below(l.len() as u64) as usize;
+                match rng.below(3) {
+                    0 => l.truncate(at),
+                    1 => l[at] = *rng.pick(b" a_Z-\t1/:\x0b\n\xff"),
+                    _ => {
+                        l.remove(at);
+                    }
+                }
+                lines.push(l);
+            }
+        }
         lines.sort();
         lines.dedup();
         lines
@@ -979,11 +1046,12 @@ mod tests {
             if let Some(first) = first {
                 with_literals += 1;
                 m.mark_present(line, first, &mut present);
-                // From there on, a format whose gate refuses the line may
-                // be left out: its literals before `first` were skipped.
+                // From there on, a format whose screening parser refuses
+                // the line may be left out: its literals before `first`
+                // were skipped.
                 let refused = |f: usize| {
                     catalog.formats[f].parser.is_some_and(|p| {
-                        p.is_gate()
+                        p.screens_candidates()
                             && parse(p, line, &mut [None; Field::ALL.len()]) == Parsed::NoMatch
                     })
                 };
@@ -1021,7 +1089,7 @@ mod tests {
         assert!(!at(b"Respawning worker 3"));
         // The anchor's offset inside the literal is checked against the line start.
         assert!(!at(b"t SIP response 486 \"Busy Here\" back from 10.0.0.1"));
-        // `SIP/2.0` is sip.request's literal, and its gate refuses a line
+        // `SIP/2.0` is sip.request's literal, and its parser refuses a line
         // where it only starts a Via transport...
         assert!(!at(
             b" 7(2) DEBUG: <core> [core/tcp_main.c:2795]: tcpconn_do_send(): buf= Via: SIP/2.0/TCP 127.0.0.1:5"
