@@ -825,6 +825,21 @@ mod tests {
         text
     }
 
+    /// `line` (not empty) cut at, changed at or without a random byte; a
+    /// changed byte is one of `bytes`.
+    fn mutated(rng: &mut crate::testgen::Rng, line: &[u8], bytes: &[u8]) -> Vec<u8> {
+        let mut l = line.to_vec();
+        let at = rng.below(l.len() as u64) as usize;
+        match rng.below(3) {
+            0 => l.truncate(at),
+            1 => l[at] = *rng.pick(bytes),
+            _ => {
+                l.remove(at);
+            }
+        }
+        l
+    }
+
     /// Lines to try a hand parser on: every sample and negative line of the
     /// catalog, a generated log, and each of them cut and altered around
     /// its `SIP/2.0` (the byte after it, the blank before it).
@@ -882,16 +897,7 @@ mod tests {
             .collect();
         for line in &requests {
             for _ in 0..4 {
-                let mut l = line.clone();
-                let at = rng.below(l.len() as u64) as usize;
-                match rng.below(3) {
-                    0 => l.truncate(at),
-                    1 => l[at] = *rng.pick(b" a_Z-\t1/:\x0b\n\xff"),
-                    _ => {
-                        l.remove(at);
-                    }
-                }
-                lines.push(l);
+                lines.push(mutated(&mut rng, line, b" a_Z-\t1/:\x0b\n\xff"));
             }
         }
         lines.sort();
@@ -956,19 +962,10 @@ mod tests {
             lines.push(line.to_vec());
             for _ in 0..6 {
                 // Cut, change or drop a byte, where the fields are.
-                let mut l = line.to_vec();
-                if l.is_empty() {
+                if line.is_empty() {
                     break;
                 }
-                let at = rng.below(l.len() as u64) as usize;
-                match rng.below(3) {
-                    0 => l.truncate(at),
-                    1 => l[at] = *rng.pick(b" \"]:[<>-x9/\t\xff"),
-                    _ => {
-                        l.remove(at);
-                    }
-                }
-                lines.push(l);
+                lines.push(mutated(&mut rng, line, b" \"]:[<>-x9/\t\xff"));
             }
         }
         let with: Vec<&Format> = catalog
