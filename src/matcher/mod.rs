@@ -686,7 +686,13 @@ fn sip_request_line(line: &[u8], spans: &mut [Option<(usize, usize)>; Field::ALL
         if !line[m].is_ascii_uppercase() || (m > 0 && line[m - 1].is_ascii_alphanumeric()) {
             continue;
         }
-        let run = line[m + 1..].iter().take_while(|b| in_method(**b)).count();
+        // A run longer than 19 fails anyway; counting no further keeps a
+        // hostile `A-A-A-...` line linear.
+        let run = line[m + 1..]
+            .iter()
+            .take(20)
+            .take_while(|b| in_method(**b))
+            .count();
         let (blank, word) = (m + 1 + run, m + 2 + run);
         if !(1..=19).contains(&run) || line.get(blank) != Some(&b' ') {
             continue;
@@ -1096,6 +1102,33 @@ mod tests {
         let line = b"Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1 ACC: transaction answered: code=200";
         let first = (0..line.len()).find(|&at| m.literal_at(line, at));
         assert_eq!(first, memmem::find(line, b"ACC: "));
+    }
+
+    #[test]
+    fn request_parser_reads_a_long_run_of_method_bytes_once_per_start() {
+        // Every capital here follows a '-', so each is a method start; the
+        // parser must still agree with the regex without rescanning the run.
+        let catalog = Catalog::builtin("en").unwrap();
+        let format = catalog
+            .formats
+            .iter()
+            .find(|f| f.parser == Some(Parser::SipRequestLine))
+            .unwrap();
+        let mut line = b"A-".repeat(200_000);
+        line.extend_from_slice(b"A x SIP/2.0");
+        let mut spans = [None; Field::ALL.len()];
+        let parsed = parse(Parser::SipRequestLine, &line, &mut spans);
+        let mut locs = format.regex.capture_locations();
+        let m = format
+            .regex
+            .captures_read(&mut locs, &line)
+            .expect("the regex matches");
+        assert_eq!(parsed, Parsed::Match(m.start(), m.end()));
+        let method = format.slots.get(Field::Method).and_then(|g| locs.get(g));
+        assert_eq!(spans[Field::Method as usize], method);
+        // The longest method that starts with a capital here: 19 bytes
+        // before " x SIP/2.0" (20 would start at a '-').
+        assert_eq!(method, Some((line.len() - 29, line.len() - 10)));
     }
 
     #[test]
