@@ -654,8 +654,11 @@ fn parse(
 /// match end at the last ` SIP/2.0` with a terminator after that. A line
 /// with a line feed (where `.` stops) is left to the regex.
 fn sip_request_line(line: &[u8], spans: &mut [Option<(usize, usize)>; Field::ALL.len()]) -> Parsed {
-    static FINDER: LazyLock<memmem::FinderRev<'static>> =
-        LazyLock::new(|| memmem::FinderRev::new(b" SIP/2.0"));
+    // Forward (vectorized) search keeping the last hit: memchr's reverse
+    // finder has no SIMD prefilter and cost ~450 instructions on a
+    // 127-byte Kamailio `Via:` debug line.
+    static FINDER: LazyLock<memmem::Finder<'static>> =
+        LazyLock::new(|| memmem::Finder::new(b" SIP/2.0"));
     let terminator = |rest: &[u8]| -> Option<usize> {
         match rest.first() {
             None => Some(0),
@@ -673,8 +676,9 @@ fn sip_request_line(line: &[u8], spans: &mut [Option<(usize, usize)>; Field::ALL
     };
     let needle = FINDER.needle().len();
     let Some((version, end)) = FINDER
-        .rfind_iter(line)
-        .find_map(|p| terminator(&line[p + needle..]).map(|t| (p, p + needle + t)))
+        .find_iter(line)
+        .filter_map(|p| terminator(&line[p + needle..]).map(|t| (p, p + needle + t)))
+        .last()
     else {
         return Parsed::NoMatch;
     };
