@@ -9,7 +9,8 @@
 //!
 //! - [`catalog`] loads `patterns/`: the knowledge base and the log formats;
 //! - [`framer`] runs one input: rolling buffer, bulk literal scan, frames;
-//! - [`matcher`] recognizes status, request and wrapper lines;
+//! - [`matcher`] recognizes status, request and wrapper lines, with
+//!   [`literal_search`] for its multi-literal scans;
 //! - [`enrich`] joins an [`event::Event`] with the knowledge base;
 //! - [`format`](mod@crate::format) writes text annotations or JSON events;
 //! - [`pipeline`] wires files and standard input to an engine and an output;
@@ -32,6 +33,7 @@ pub mod event;
 pub mod explain;
 pub mod format;
 pub mod framer;
+pub mod literal_search;
 pub mod matcher;
 pub mod pipeline;
 pub mod report;

@@ -23,6 +23,7 @@ use regex::bytes::Regex;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::literal_search::{Leftmost, LiteralSearch};
 
 /// The fields a format's regex may capture, by capture-group name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -517,9 +518,9 @@ pub struct SipSyntax {
     pub link_headers: Vec<LinkHeader>,
     /// The separators, compiled (leftmost-longest: `#015#012` before `#012`).
     #[serde(skip)]
-    separator_finder: Option<aho_corasick::AhoCorasick>,
+    separator_finder: Option<LiteralSearch>,
     #[serde(skip)]
-    inline_finder: Option<aho_corasick::AhoCorasick>,
+    inline_finder: Option<LiteralSearch>,
 }
 
 /// A header that links B2BUA legs: its whole value, or one parameter of it.
@@ -553,9 +554,7 @@ impl SipSyntax {
 
     /// Compiles the separators; call once after loading.
     pub fn compile(&mut self) -> Result<()> {
-        let ac = aho_corasick::AhoCorasick::builder()
-            .match_kind(aho_corasick::MatchKind::LeftmostLongest)
-            .build(&self.line_separators)
+        let ac = LiteralSearch::new(&self.line_separators, Leftmost::Longest)
             .map_err(|e| Error::new(format!("patterns/sip.toml: key line_separators: {e}")))?;
         self.separator_finder = Some(ac);
         let names: Vec<String> = self
@@ -563,9 +562,7 @@ impl SipSyntax {
             .iter()
             .map(|h| format!(" {h}:"))
             .collect();
-        let ac = aho_corasick::AhoCorasick::builder()
-            .match_kind(aho_corasick::MatchKind::LeftmostFirst)
-            .build(&names)
+        let ac = LiteralSearch::new(&names, Leftmost::First)
             .map_err(|e| Error::new(format!("patterns/sip.toml: key inline_headers: {e}")))?;
         self.inline_finder = Some(ac);
         Ok(())
@@ -576,13 +573,13 @@ impl SipSyntax {
     pub fn inline_header_starts<'t>(&'t self, text: &'t [u8]) -> impl Iterator<Item = usize> + 't {
         self.inline_finder
             .iter()
-            .flat_map(move |ac| ac.find_iter(text).map(|m| m.start() + 1))
+            .flat_map(move |ac| ac.find_iter(text).map(|m| m.start + 1))
     }
 
     /// The first separator in `text`: (start, end).
     pub fn find_separator(&self, text: &[u8]) -> Option<(usize, usize)> {
         match &self.separator_finder {
-            Some(ac) => ac.find(text).map(|m| (m.start(), m.end())),
+            Some(ac) => ac.find(text).map(|m| (m.start, m.end)),
             None => self
                 .line_separators
                 .iter()

@@ -15,7 +15,6 @@
 
 pub mod skeleton;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use std::sync::LazyLock;
 
 use memchr::memmem;
@@ -24,6 +23,7 @@ use regex::bytes::CaptureLocations;
 use crate::catalog::formats::{Field, Format, FrameKind, Parser, Role};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
+use crate::literal_search::{Leftmost, LiteralSearch};
 use skeleton::Skeleton;
 
 /// The compiled matcher, shared by every input.
@@ -31,7 +31,7 @@ use skeleton::Skeleton;
 pub struct Matcher {
     /// Searches buffers for the scan anchors (leftmost-first, so that
     /// aho-corasick can use its SIMD Teddy search).
-    prefilter: AhoCorasick,
+    prefilter: LiteralSearch,
     /// A few substrings such that every format literal contains one.
     pub anchors: Vec<String>,
     /// For each byte, the anchors that start with it, each with the literals
@@ -41,8 +41,8 @@ pub struct Matcher {
     primary: Vec<usize>,
     /// Context formats, by index, in priority order.
     contexts: Vec<usize>,
-    /// Literals of the context formats (leftmost-longest DFA).
-    context_prefilter: AhoCorasick,
+    /// Literals of the context formats (leftmost-longest).
+    context_prefilter: LiteralSearch,
     /// For each context literal, the formats that own it or a literal it contains.
     context_owners: Vec<Vec<usize>>,
     /// Largest `max_distance` of any context format.
@@ -150,10 +150,7 @@ impl Matcher {
             }
         }
         let context_owners = implied_owners(&context_lits, &context_owners);
-        let context_prefilter = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::LeftmostLongest)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(&context_lits)
+        let context_prefilter = LiteralSearch::new(&context_lits, Leftmost::Longest)
             .map_err(|e| Error::new(format!("cannot build the context prefilter: {e}")))?;
         let anchors = scan_anchors(&literals);
         let mut anchored_literals: Vec<Vec<AnchorLiterals>> =
@@ -177,9 +174,7 @@ impl Matcher {
                 literals,
             });
         }
-        let prefilter = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::LeftmostFirst)
-            .build(&anchors)
+        let prefilter = LiteralSearch::new(&anchors, Leftmost::First)
             .map_err(|e| Error::new(format!("cannot build the literal prefilter: {e}")))?;
         Ok(Matcher {
             prefilter,
@@ -229,7 +224,7 @@ impl Matcher {
     /// Offset of the first prefilter literal in `haystack`, if any.
     #[inline]
     pub fn find_candidate(&self, haystack: &[u8]) -> Option<usize> {
-        self.prefilter.find(haystack).map(|m| m.start())
+        self.prefilter.find(haystack).map(|m| m.start)
     }
 
     /// The literals standing at offset `at` of `line`, where an anchor may start.
@@ -293,7 +288,7 @@ impl Matcher {
             let Some(m) = self.prefilter.find(&line[at..]) else {
                 break;
             };
-            let p = at + m.start();
+            let p = at + m.start;
             for literal in self.literals_at(line, p) {
                 for &f in literal.owners.iter() {
                     present[f] = true;
@@ -445,7 +440,7 @@ impl Matcher {
             present.iter_mut().for_each(|p| *p = false);
             let mut any = false;
             for m in self.context_prefilter.find_iter(line) {
-                for &ci in &self.context_owners[m.pattern().as_usize()] {
+                for &ci in &self.context_owners[m.pattern] {
                     present[ci] = true;
                     any = true;
                 }
