@@ -152,7 +152,7 @@ impl Matcher {
         let context_owners = implied_owners(&context_lits, &context_owners);
         let context_prefilter = LiteralSearch::new(&context_lits, Leftmost::Longest)
             .map_err(|e| Error::new(format!("cannot build the context prefilter: {e}")))?;
-        let anchors = scan_anchors(&literals);
+        let anchors = scan_anchors(&literals, &context_lits);
         let mut anchored_literals: Vec<Vec<AnchorLiterals>> =
             (0..256).map(|_| Vec::new()).collect();
         for anchor in &anchors {
@@ -498,9 +498,14 @@ impl Matcher {
 /// above all a distinctive first byte: the bulk search (Teddy) keys on the
 /// first bytes of each anchor, so an anchor that starts with a blank
 /// (" response '") stops it at every " res" of the log to verify.
-pub fn scan_anchors(literals: &[String]) -> Vec<String> {
+///
+/// Where it can, an anchor avoids the text of the `context` literals (such
+/// as `SIP response (` of Asterisk's pjsip logger): context lines stand
+/// beside many status lines, and an anchor found on one is a lost restart
+/// of the bulk scan.
+pub fn scan_anchors(literals: &[String], context: &[String]) -> Vec<String> {
     fn distinctive(c: &str) -> bool {
-        c.bytes().any(|b| !(b.is_ascii_lowercase() || b == b' '))
+        c.bytes().any(|b| !(b.is_ascii_lowercase() || b == b' ')) && !c.starts_with(' ')
     }
     fn rarity(c: &str) -> f64 {
         c.bytes()
@@ -515,46 +520,69 @@ pub fn scan_anchors(literals: &[String]) -> Vec<String> {
             })
             .sum()
     }
-    let mut uncovered: Vec<&str> = literals.iter().map(String::as_str).collect();
-    let mut anchors = Vec::new();
-    while !uncovered.is_empty() {
-        let mut best: Option<(f64, usize, &str)> = None;
-        for lit in &uncovered {
-            let mut candidates: Vec<&str> = Vec::new();
-            for n in 4..=lit.len().min(11) {
-                for i in 0..=lit.len() - n {
-                    if lit.is_char_boundary(i) && lit.is_char_boundary(i + n) {
-                        candidates.push(&lit[i..i + n]);
-                    }
+    // Each literal's candidate anchors, best kind first: short (4 to 11
+    // bytes) distinctive ones outside the context text; else the shortest
+    // such longer ones; else short distinctive ones; else the literal.
+    let pools: Vec<Vec<(&str, Vec<usize>)>> = literals
+        .iter()
+        .map(|lit| {
+            let substrings = |lengths: std::ops::RangeInclusive<usize>| {
+                lengths
+                    .flat_map(move |n| (0..=lit.len() - n).map(move |i| (i, n)))
+                    .filter(|&(i, n)| lit.is_char_boundary(i) && lit.is_char_boundary(i + n))
+                    .map(|(i, n)| &lit[i..i + n])
+                    .filter(|c| distinctive(c))
+            };
+            let quiet = |c: &&str| !context.iter().any(|x| x.contains(*c));
+            let short = 4..=lit.len().min(11);
+            let mut pool: Vec<&str> = substrings(short.clone()).filter(quiet).collect();
+            if pool.is_empty() {
+                let shortest = substrings(12..=lit.len().max(11))
+                    .filter(quiet)
+                    .map(str::len)
+                    .min();
+                if let Some(n) = shortest {
+                    pool = substrings(n..=n).filter(quiet).collect();
                 }
             }
-            let distinct: Vec<&str> = candidates
-                .iter()
-                .copied()
-                .filter(|c| distinctive(c) && !c.starts_with(' '))
-                .collect();
-            let pool = if distinct.is_empty() {
-                vec![*lit]
-            } else {
-                distinct
-            };
-            for c in pool {
-                let covers = uncovered.iter().filter(|l| l.contains(c)).count();
+            if pool.is_empty() {
+                pool = substrings(short).collect();
+            }
+            if pool.is_empty() {
+                pool.push(lit.as_str());
+            }
+            // With the literals each candidate occurs in, computed once.
+            pool.into_iter()
+                .map(|c| {
+                    let within: Vec<usize> = (0..literals.len())
+                        .filter(|&j| literals[j].contains(c))
+                        .collect();
+                    (c, within)
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut uncovered = vec![true; literals.len()];
+    let mut anchors = Vec::new();
+    while uncovered.contains(&true) {
+        let mut best: Option<(f64, usize, &str, &[usize])> = None;
+        for (_, pool) in pools.iter().enumerate().filter(|(i, _)| uncovered[*i]) {
+            for (c, within) in pool {
+                let covers = within.iter().filter(|&&j| uncovered[j]).count();
                 let leads = !c.starts_with(|b: char| b.is_ascii_lowercase());
                 let score = covers as f64 + 0.5 * rarity(c) + if leads { 1.0 } else { 0.0 };
                 let better = match best {
                     None => true,
-                    Some((s, len, _)) => score > s || (score == s && c.len() < len),
+                    Some((s, len, _, _)) => score > s || (score == s && c.len() < len),
                 };
                 if better {
-                    best = Some((score, c.len(), c));
+                    best = Some((score, c.len(), c, within));
                 }
             }
         }
-        let (_, _, anchor) = best.expect("a literal always covers itself");
-        let anchor = anchor.to_string();
-        uncovered.retain(|l| !l.contains(anchor.as_str()));
-        anchors.push(anchor);
+        let (_, _, anchor, within) = best.expect("a literal always covers itself");
+        within.iter().for_each(|&j| uncovered[j] = false);
+        anchors.push(anchor.to_string());
     }
     anchors
 }
@@ -805,8 +833,33 @@ mod tests {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        let anchors = scan_anchors(&lits);
+        let anchors = scan_anchors(&lits, &[]);
         assert!(anchors.len() < lits.len());
+        for l in &lits {
+            assert!(
+                anchors.iter().any(|a| l.contains(a.as_str())),
+                "{l} not covered by {anchors:?}"
+            );
+        }
+        // Beside a context literal, the anchors avoid its text, taking a
+        // longer substring where every short one lies inside it.
+        let context = ["SIP response (".to_string(), "SIP request (".to_string()];
+        let lits: Vec<String> = [
+            "Got SIP response",
+            "SIP response code",
+            "Overriding SIP cause",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(scan_anchors(&lits, &[]), ["SIP "]);
+        let anchors = scan_anchors(&lits, &context);
+        for a in &anchors {
+            assert!(
+                !context.iter().any(|c| c.contains(a.as_str())),
+                "{a} in {context:?}"
+            );
+        }
         for l in &lits {
             assert!(
                 anchors.iter().any(|a| l.contains(a.as_str())),
@@ -1086,11 +1139,20 @@ mod tests {
         ));
         assert!(at(b"ACC: transaction answered: code=200"));
         assert!(at(b"<--- SIP/2.0 200 OK"));
-        // "SIP " and "Resp" alone are anchors of other literals.
-        assert!(!at(b"INFO: SIP request REGISTER received from 10.0.0.1"));
-        assert!(!at(b"Respawning worker 3"));
-        // The anchor's offset inside the literal is checked against the line start.
-        assert!(!at(b"t SIP response 486 \"Busy Here\" back from 10.0.0.1"));
+        // "Got SIP " and "Responding " alone are anchors of longer literals.
+        assert!(!at(b"Got SIP message from 10.0.0.1"));
+        assert!(!at(b"Responding with 200"));
+        // The anchor's offset inside the literal is checked against the line
+        // start ("SIP c" stands for "Overriding SIP cause").
+        assert!(!at(b"x SIP cause 17"));
+        // Anchors keep clear of context literals, which stand beside many
+        // status lines: a pjsip logger header is no stop of the bulk scan.
+        for context in [
+            &b"<--- Received SIP response (451 bytes) from UDP:10.0.0.1:5060 --->"[..],
+            b"<--- Transmitting SIP request (507 bytes) to UDP:10.0.0.1:5060 --->",
+        ] {
+            assert_eq!(m.find_candidate(context), None, "{context:?}");
+        }
         // `SIP/2.0` is sip.request's literal, and its parser refuses a line
         // where it only starts a Via transport...
         assert!(!at(
