@@ -521,6 +521,12 @@ pub struct SipSyntax {
     separator_finder: Option<LiteralSearch>,
     #[serde(skip)]
     inline_finder: Option<LiteralSearch>,
+    /// For each byte, whether it is the one a separator or inline header
+    /// cannot be without (its first punctuation or digit; the `:` of a
+    /// header): text with none of them is split by neither, which spares
+    /// the two searches on almost every reason phrase.
+    #[serde(skip)]
+    split_bytes: Vec<bool>,
 }
 
 /// A header that links B2BUA legs: its whole value, or one parameter of it.
@@ -565,7 +571,27 @@ impl SipSyntax {
         let ac = LiteralSearch::new(&names, Leftmost::First)
             .map_err(|e| Error::new(format!("patterns/sip.toml: key inline_headers: {e}")))?;
         self.inline_finder = Some(ac);
+        let mut split_bytes = vec![false; 256];
+        split_bytes[usize::from(b':')] = true;
+        for sep in &self.line_separators {
+            let bytes = sep.as_bytes();
+            let required = bytes
+                .iter()
+                .find(|b| !(b.is_ascii_alphabetic() || **b == b' '))
+                .or(bytes.first());
+            if let Some(&b) = required {
+                split_bytes[usize::from(b)] = true;
+            }
+        }
+        self.split_bytes = split_bytes;
         Ok(())
+    }
+
+    /// Whether `text` may hold a separator or an inline header (false
+    /// only if it surely holds neither).
+    #[inline]
+    pub fn may_split(&self, text: &[u8]) -> bool {
+        self.split_bytes.is_empty() || text.iter().any(|&b| self.split_bytes[usize::from(b)])
     }
 
     /// Offsets of every ` Name:` (known header after a space) in `text`; the

@@ -353,6 +353,9 @@ pub fn clean_value(text: &[u8], dot_is_cr: bool) -> &[u8] {
 /// Calls `f` for each flattened line of `text`: split on the separators, or,
 /// when there are none, where a known header name follows a space.
 pub fn for_each_flat_line(text: &[u8], sip: &SipSyntax, mut f: impl FnMut(&[u8])) {
+    if !sip.may_split(text) {
+        return f(text);
+    }
     if sip.find_separator(text).is_some() {
         return for_each_segment(text, sip, f);
     }
@@ -424,6 +427,36 @@ mod tests {
             toml::from_str("line_separators = [\"#012\", \"^M\"]\ninline_headers = []").unwrap();
         s.compile().unwrap();
         s
+    }
+
+    #[test]
+    fn the_quick_split_check_never_hides_a_separator_or_header() {
+        let catalog = crate::catalog::Catalog::builtin("en").unwrap();
+        let sip = &catalog.sip;
+        let mut texts: Vec<Vec<u8>> = vec![b" OK".to_vec(), b" Session Progress".to_vec()];
+        for sep in &sip.line_separators {
+            texts.push(format!(" Busy Here{sep}Via: x").into_bytes());
+        }
+        for h in &sip.inline_headers {
+            texts.push(format!(" Not Found {h}: x").into_bytes());
+        }
+        let mut split = 0;
+        for t in &texts {
+            let searched =
+                sip.find_separator(t).is_some() || sip.inline_header_starts(t).next().is_some();
+            assert!(
+                sip.may_split(t) || !searched,
+                "{:?}",
+                String::from_utf8_lossy(t)
+            );
+            split += usize::from(searched);
+        }
+        assert_eq!(
+            split,
+            texts.len() - 2,
+            "every planted separator and header is found"
+        );
+        assert!(!sip.may_split(b" Session Progress"));
     }
 
     #[test]

@@ -910,6 +910,9 @@ pub fn split_reason<'a>(
     text: &'a [u8],
     sip: &crate::catalog::formats::SipSyntax,
 ) -> (&'a [u8], &'a [u8]) {
+    if !sip.may_split(text) {
+        return (text, &[]);
+    }
     if let Some((cut, after)) = sip.find_separator(text) {
         return (&text[..cut], &text[after..]);
     }
