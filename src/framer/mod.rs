@@ -285,6 +285,9 @@ impl<'c> Engine<'c> {
     }
 
     fn process<O: Output>(&mut self, out: &mut O, eof: bool) -> io::Result<()> {
+        // The buffer's last line break: `end` stays put during one call, so
+        // it is searched for once, not once per candidate line.
+        let mut last_break: Option<usize> = None;
         while self.pos < self.end {
             if self.overlong {
                 match memchr(b'\n', &self.buf[self.pos..self.end]) {
@@ -315,7 +318,12 @@ impl<'c> Engine<'c> {
             let pending = &self.buf[self.pos..self.end];
             // Do not rescan a long incomplete line each time a few bytes arrive.
             let known = self.no_newline_until.clamp(self.pos, self.end) - self.pos;
-            let Some(last_nl) = memrchr(b'\n', &pending[known..]).map(|i| i + known) else {
+            let last_nl = match last_break {
+                Some(b) if b >= self.pos => Some(b - self.pos),
+                _ => memrchr(b'\n', &pending[known..]).map(|i| i + known),
+            };
+            last_break = last_nl.map(|i| i + self.pos);
+            let Some(last_nl) = last_nl else {
                 self.no_newline_until = self.end;
                 if eof {
                     // The last line has no line break.
