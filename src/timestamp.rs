@@ -170,7 +170,7 @@ fn push_num(out: &mut String, n: u32, width: usize) {
         }
     }
     let start = i.min(digits.len() - width);
-    out.push_str(std::str::from_utf8(&digits[start..]).expect("ASCII digits"));
+    out.extend(digits[start..].iter().map(|&d| char::from(d)));
 }
 
 fn ts_start(shape: &TimestampShape, locs: &CaptureLocations) -> Option<usize> {
