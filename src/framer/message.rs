@@ -265,7 +265,7 @@ pub fn apply_header(
 /// The `branch` parameter of the first via-parm in a Via value
 /// (`SIP/2.0/UDP host;rport;branch=z9hG4bK1, SIP/2.0/UDP ...`).
 fn via_branch(value: &[u8]) -> Option<&[u8]> {
-    let first = value.split(|b| *b == b',').next()?;
+    let first = &value[..memchr::memchr(b',', value).unwrap_or(value.len())];
     let mut params = first.split(|b| *b == b';').skip(1);
     params.find_map(|p| {
         let (name, val) = p.split_at(p.iter().position(|b| *b == b'=')?);
