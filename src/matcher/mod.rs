@@ -534,19 +534,17 @@ pub fn scan_anchors(literals: &[String], context: &[String]) -> Vec<String> {
                     .filter(|c| distinctive(c))
             };
             let quiet = |c: &&str| !context.iter().any(|x| x.contains(*c));
-            let short = 4..=lit.len().min(11);
-            let mut pool: Vec<&str> = substrings(short.clone()).filter(quiet).collect();
+            let distinct: Vec<&str> = substrings(4..=lit.len().min(11)).collect();
+            let mut pool: Vec<&str> = distinct.iter().copied().filter(quiet).collect();
             if pool.is_empty() {
-                let shortest = substrings(12..=lit.len().max(11))
-                    .filter(quiet)
-                    .map(str::len)
-                    .min();
-                if let Some(n) = shortest {
-                    pool = substrings(n..=n).filter(quiet).collect();
+                // `substrings` yields by length, shortest first.
+                let mut longer = substrings(12..=lit.len().max(11)).filter(quiet).peekable();
+                if let Some(n) = longer.peek().map(|c| c.len()) {
+                    pool = longer.take_while(|c| c.len() == n).collect();
                 }
             }
             if pool.is_empty() {
-                pool = substrings(short).collect();
+                pool = distinct;
             }
             if pool.is_empty() {
                 pool.push(lit.as_str());
