@@ -14,9 +14,15 @@ use crate::format::Output;
 pub struct JsonOutput<'c, W: Write> {
     encoder: EventEncoder<'c>,
     out: W,
-    buf: Vec<u8>,
+    /// Records encoded but not yet written: they are handed to `out` in
+    /// blocks of at least `SPILL_BYTES` (a buffered writer passes a block that
+    /// large straight through, so each record is copied once), and on `flush`.
+    pending: Vec<u8>,
     lines: bool,
 }
+
+/// How many encoded bytes `JsonOutput` collects before it writes them.
+const SPILL_BYTES: usize = 64 * 1024;
 
 /// Encodes events, keeping the escaped knowledge-base part of each code and
 /// each note so that it is escaped once, not once per event.
@@ -80,14 +86,34 @@ impl<'c, W: Write> JsonOutput<'c, W> {
         JsonOutput {
             encoder: EventEncoder::new(catalog),
             out,
-            buf: Vec::with_capacity(4096),
+            pending: Vec::with_capacity(SPILL_BYTES + 4096),
             lines,
         }
     }
 
-    /// The inner writer.
-    pub fn into_inner(self) -> W {
-        self.out
+    /// Writes the pending records.
+    fn spill(&mut self) -> io::Result<()> {
+        if !self.pending.is_empty() {
+            self.out.write_all(&self.pending)?;
+            self.pending.clear();
+        }
+        Ok(())
+    }
+
+    /// Writes the pending records once there are enough of them.
+    fn spill_if_full(&mut self) -> io::Result<()> {
+        if self.pending.len() >= SPILL_BYTES {
+            self.spill()?;
+        }
+        Ok(())
+    }
+}
+
+/// Like a buffered writer, a dropped output still writes what it holds
+/// (errors cannot be reported here; `flush` reports them).
+impl<W: Write> Drop for JsonOutput<'_, W> {
+    fn drop(&mut self) {
+        let _ = self.spill();
     }
 }
 
@@ -103,17 +129,17 @@ impl<W: Write> Output for JsonOutput<'_, W> {
             let line = &rest[..end];
             let line = line.strip_suffix(b"\n").unwrap_or(line);
             let line = line.strip_suffix(b"\r").unwrap_or(line);
-            self.buf.clear();
-            self.buf.extend_from_slice(b"{\"schema\":");
-            push_u64(&mut self.buf, u64::from(SCHEMA));
-            self.buf.extend_from_slice(b",\"type\":\"line\",\"input\":");
-            push_str(&mut self.buf, input);
-            self.buf.extend_from_slice(b",\"line\":");
-            push_u64(&mut self.buf, n);
-            self.buf.extend_from_slice(b",\"text\":");
-            push_bytes(&mut self.buf, line);
-            self.buf.extend_from_slice(b"}\n");
-            self.out.write_all(&self.buf)?;
+            let b = &mut self.pending;
+            b.extend_from_slice(b"{\"schema\":");
+            push_u64(b, u64::from(SCHEMA));
+            b.extend_from_slice(b",\"type\":\"line\",\"input\":");
+            push_str(b, input);
+            b.extend_from_slice(b",\"line\":");
+            push_u64(b, n);
+            b.extend_from_slice(b",\"text\":");
+            push_bytes(b, line);
+            b.extend_from_slice(b"}\n");
+            self.spill_if_full()?;
             rest = &rest[end..];
             n += 1;
         }
@@ -121,25 +147,27 @@ impl<W: Write> Output for JsonOutput<'_, W> {
     }
 
     fn event(&mut self, input: &str, ev: &Event) -> io::Result<()> {
-        self.buf.clear();
-        self.encoder.write(&mut self.buf, input, ev);
-        self.buf.push(b'\n');
-        self.out.write_all(&self.buf)
+        self.encoder.write(&mut self.pending, input, ev);
+        self.pending.push(b'\n');
+        self.spill_if_full()
     }
 
     fn call(&mut self, call: &crate::correlate::calls::CallRecord) -> io::Result<()> {
+        self.spill()?;
         let v = super::findings::call_json(self.encoder.catalog, call);
         serde_json::to_writer(&mut self.out, &v)?;
         self.out.write_all(b"\n")
     }
 
     fn detection(&mut self, d: &crate::correlate::security::Detection) -> io::Result<()> {
+        self.spill()?;
         let v = super::findings::detection_json(self.encoder.catalog, d);
         serde_json::to_writer(&mut self.out, &v)?;
         self.out.write_all(b"\n")
     }
 
     fn flush(&mut self) -> io::Result<()> {
+        self.spill()?;
         self.out.flush()
     }
 }
@@ -345,11 +373,31 @@ fn word_needs_escape(w: u64) -> bool {
         != 0
 }
 
+/// Bytes per step of the block scan in `next_special`.
+const BLOCK: usize = 16;
+
+/// True if no byte of `block` needs escaping (nor, with `HIGH`, is non-ASCII).
+/// A branch-free fold over a fixed-size block, which the compiler turns into
+/// a few vector compares.
+#[inline]
+fn block_is_plain<const HIGH: bool>(block: &[u8; BLOCK]) -> bool {
+    block.iter().fold(true, |plain, &c| {
+        plain & !((c < 0x20) | (c == b'"') | (c == b'\\') | (c == 0x7f) | (HIGH & (c >= 0x80)))
+    })
+}
+
 /// Position of the first byte at or after `from` that needs escaping (or,
-/// with `HIGH`, that is not ASCII), scanning eight bytes per step.
+/// with `HIGH`, that is not ASCII): sixteen bytes per step, then eight, then
+/// one.
 #[inline]
 fn next_special<const HIGH: bool>(bytes: &[u8], mut from: usize) -> Option<usize> {
     const HI: u64 = 0x8080_8080_8080_8080;
+    while let Some(block) = bytes.get(from..from + BLOCK) {
+        if !block_is_plain::<HIGH>(block.try_into().expect("a block")) {
+            break;
+        }
+        from += BLOCK;
+    }
     while from + 8 <= bytes.len() {
         let w = u64::from_le_bytes(bytes[from..from + 8].try_into().expect("8 bytes"));
         if word_needs_escape(w) || (HIGH && w & HI != 0) {
@@ -448,6 +496,36 @@ mod tests {
                 assert_eq!(
                     word_needs_escape(u64::from_le_bytes(w)),
                     needs,
+                    "byte {c:#x} at {pos}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn block_check_finds_every_byte_that_needs_escaping_or_is_not_ascii() {
+        for c in 0u8..=255 {
+            let needs = c < 0x20 || c == b'"' || c == b'\\' || c == 0x7f;
+            for pos in 0..BLOCK {
+                let mut block = *b"abcdefghijklmnop";
+                block[pos] = c;
+                assert_eq!(
+                    !block_is_plain::<false>(&block),
+                    needs,
+                    "byte {c:#x} at {pos}"
+                );
+                assert_eq!(
+                    !block_is_plain::<true>(&block),
+                    needs || c >= 0x80,
+                    "byte {c:#x} at {pos}, non-ASCII counts"
+                );
+                // And the scan that uses it stops right there, past a clean block.
+                let mut bytes = b"0123456789abcdefghijklmnopqrstuvwxyz0123".to_vec();
+                bytes[BLOCK + 3 + pos] = c;
+                let expect = (needs || c >= 0x80).then_some(BLOCK + 3 + pos);
+                assert_eq!(
+                    next_special::<true>(&bytes, 3),
+                    expect,
                     "byte {c:#x} at {pos}"
                 );
             }
