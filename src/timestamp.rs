@@ -156,23 +156,6 @@ fn group(shape: &TimestampShape, locs: &CaptureLocations, slot: usize) -> Option
     locs.get(shape.groups[slot]?)
 }
 
-/// Appends `n` with at least `width` digits.
-fn push_num(out: &mut String, n: u32, width: usize) {
-    let mut digits = [b'0'; 10];
-    let mut i = digits.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    let start = i.min(digits.len() - width);
-    out.extend(digits[start..].iter().map(|&d| char::from(d)));
-}
-
 fn ts_start(shape: &TimestampShape, locs: &CaptureLocations) -> Option<usize> {
     group(shape, locs, TS).map(|(s, _)| s)
 }
@@ -252,12 +235,24 @@ pub fn from_epoch(digits: &[u8], raw: &mut String, norm: &mut String) -> bool {
 }
 
 /// Appends `YYYY-MM-DDTHH:MM:SS` (without `core::fmt`: this runs per event).
+/// The callers pass a valid date and time, so every field but the year has
+/// two digits; the year is clamped to four.
 fn push_civil(out: &mut String, y: i64, m: u32, d: u32, [h, mi, s]: [u32; 3]) {
-    push_num(out, y.clamp(0, 9999) as u32, 4);
-    for (value, sep) in [(m, '-'), (d, '-'), (h, 'T'), (mi, ':'), (s, ':')] {
-        out.push(sep);
-        push_num(out, value, 2);
+    let y = y.clamp(0, 9999) as u32;
+    let mut text = *b"0000-00-00T00:00:00";
+    for (at, value) in [
+        (0, y / 100),
+        (2, y % 100),
+        (5, m),
+        (8, d),
+        (11, h),
+        (14, mi),
+        (17, s),
+    ] {
+        text[at] = b'0' + (value / 10 % 10) as u8;
+        text[at + 1] = b'0' + (value % 10) as u8;
     }
+    out.push_str(std::str::from_utf8(&text).unwrap_or_default());
 }
 
 /// Converts microseconds since the epoch (journald) to RFC 3339 UTC.
