@@ -24,12 +24,18 @@ pub struct JsonOutput<'c, W: Write> {
 /// How many encoded bytes `JsonOutput` collects before it writes them.
 const SPILL_BYTES: usize = 64 * 1024;
 
-/// Encodes events, keeping the escaped knowledge-base part of each code and
-/// each note so that it is escaped once, not once per event.
+/// Encodes events, keeping the escaped knowledge-base part of each code, each
+/// note, each format id and the input's name, so that each is escaped once,
+/// not once per event.
 pub struct EventEncoder<'c> {
     catalog: &'c Catalog,
     statics: Vec<Option<Vec<u8>>>,
     notes: Vec<Option<Vec<u8>>>,
+    /// `Catalog::formats[i].id` as a JSON string.
+    format_ids: Vec<Vec<u8>>,
+    /// The last input's name, and as a JSON string.
+    input: String,
+    input_json: Vec<u8>,
 }
 
 impl<'c> EventEncoder<'c> {
@@ -39,6 +45,17 @@ impl<'c> EventEncoder<'c> {
             catalog,
             statics: vec![None; 600],
             notes: vec![None; catalog.kb.notes().len()],
+            format_ids: catalog
+                .formats
+                .iter()
+                .map(|f| {
+                    let mut b = Vec::new();
+                    push_str(&mut b, &f.id);
+                    b
+                })
+                .collect(),
+            input: String::new(),
+            input_json: b"\"\"".to_vec(),
         }
     }
 
@@ -48,7 +65,18 @@ impl<'c> EventEncoder<'c> {
         let code = ev.code.clamp(100, 699);
         let statics =
             self.statics[(code - 100) as usize].get_or_insert_with(|| static_part(catalog, code));
-        write_event_with(b, catalog, input, ev, statics, &mut self.notes);
+        if self.input != input {
+            self.input.clear();
+            self.input.push_str(input);
+            self.input_json.clear();
+            push_str(&mut self.input_json, input);
+        }
+        let escaped = Escaped {
+            statics,
+            input: &self.input_json,
+            format_ids: &self.format_ids,
+        };
+        write_event_with(b, catalog, ev, escaped, &mut self.notes);
     }
 }
 
@@ -178,12 +206,21 @@ pub fn write_event(b: &mut Vec<u8>, catalog: &Catalog, input: &str, ev: &Event) 
     EventEncoder::new(catalog).write(b, input, ev)
 }
 
+/// The parts of an event object that `EventEncoder` keeps escaped.
+struct Escaped<'a> {
+    /// The code's knowledge-base fields.
+    statics: &'a [u8],
+    /// The input's name as a JSON string.
+    input: &'a [u8],
+    /// Each format's id as a JSON string.
+    format_ids: &'a [Vec<u8>],
+}
+
 fn write_event_with(
     b: &mut Vec<u8>,
     catalog: &Catalog,
-    input: &str,
     ev: &Event,
-    statics: &[u8],
+    escaped: Escaped<'_>,
     notes: &mut [Option<Vec<u8>>],
 ) {
     let kb = &catalog.kb;
@@ -191,14 +228,14 @@ fn write_event_with(
     b.extend_from_slice(b"{\"schema\":");
     push_u64(b, u64::from(SCHEMA));
     b.extend_from_slice(b",\"type\":\"response\",\"input\":");
-    push_str(b, input);
+    b.extend_from_slice(escaped.input);
     b.extend_from_slice(b",\"line\":");
     push_u64(b, ev.line);
     b.extend_from_slice(b",\"format\":");
-    push_str(b, &catalog.formats[ev.format].id);
+    b.extend_from_slice(&escaped.format_ids[ev.format]);
     b.extend_from_slice(b",\"wrapper\":");
     match ev.wrapper {
-        Some(w) => push_str(b, &catalog.formats[w].id),
+        Some(w) => b.extend_from_slice(&escaped.format_ids[w]),
         None => b.extend_from_slice(b"null"),
     }
     b.extend_from_slice(b",\"ts\":");
@@ -213,7 +250,7 @@ fn write_event_with(
     push_u64(b, u64::from(ev.code));
     b.extend_from_slice(b",\"reason\":");
     push_str(b, &ev.reason);
-    b.extend_from_slice(statics);
+    b.extend_from_slice(escaped.statics);
     b.extend_from_slice(b",\"note\":");
     match kb.note_index(ev.code, &note_context(ev)) {
         Some(i) => {

@@ -2,7 +2,7 @@
 //! lines beyond the limit, a last line without a break, truncated dumps,
 //! text crafted to break JSON. Never a crash, never a lost byte.
 
-use sipannotate::format::json::write_event;
+use sipannotate::format::json::{write_event, EventEncoder};
 use sipannotate::testgen::{generate, Rng};
 
 use crate::support::*;
@@ -126,6 +126,31 @@ fn json_injection_in_log_text_stays_inside_strings() {
     assert!(v["reason"].as_str().unwrap().contains("\"code\":999"));
     assert_eq!(v["call_id"], "a\"b\\c\u{1}");
     assert!(v.get("x").is_none());
+}
+
+#[test]
+fn one_encoder_names_each_input_and_format_right_across_inputs() {
+    // The encoder keeps the escaped input name and format ids; switching
+    // inputs (and hostile names) must still give each event its own.
+    let evs = events(
+        b"SIP/2.0 486 Busy Here\nCall-ID: a\n\n    -- Got SIP response 503 \"Service Unavailable\" back from 10.0.0.1:5060\n",
+        false,
+        4096,
+    );
+    assert_eq!(evs.len(), 2);
+    let mut encoder = EventEncoder::new(catalog());
+    for (input, ev) in [
+        ("first.log", &evs[0]),
+        ("se\"cond\n.log", &evs[1]),
+        ("first.log", &evs[1]),
+    ] {
+        let mut b = Vec::new();
+        encoder.write(&mut b, input, ev);
+        let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+        assert_eq!(v["input"], input);
+        assert_eq!(v["format"], catalog().formats[ev.format].id.as_str());
+        assert_eq!(v["code"], ev.code);
+    }
 }
 
 #[test]
