@@ -395,21 +395,6 @@ pub fn push_str(b: &mut Vec<u8>, s: &str) {
     b.push(b'"');
 }
 
-/// True if any byte of the word needs escaping: < 0x20, '"', '\\' or 0x7f
-/// (SWAR: eight bytes per step).
-#[inline]
-fn word_needs_escape(w: u64) -> bool {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |v: u64| v.wrapping_sub(LO) & !v & HI;
-    let below_20 = w.wrapping_sub(LO * 0x20) & !w & HI;
-    below_20
-        | has_zero(w ^ (LO * b'"' as u64))
-        | has_zero(w ^ (LO * b'\\' as u64))
-        | has_zero(w ^ (LO * 0x7f))
-        != 0
-}
-
 /// Bytes per step of the block scan in `next_special`.
 const BLOCK: usize = 16;
 
@@ -424,28 +409,28 @@ fn block_is_plain<const HIGH: bool>(block: &[u8; BLOCK]) -> bool {
 }
 
 /// Position of the first byte at or after `from` that needs escaping (or,
-/// with `HIGH`, that is not ASCII): sixteen bytes per step, then eight, then
-/// one.
+/// with `HIGH`, that is not ASCII): a block of sixteen bytes per step, and a
+/// short tail checked as one block padded with plain bytes; only a block that
+/// holds such a byte is searched byte by byte.
 #[inline]
 fn next_special<const HIGH: bool>(bytes: &[u8], mut from: usize) -> Option<usize> {
-    const HI: u64 = 0x8080_8080_8080_8080;
+    let special = |c: u8| c < 0x20 || c == b'"' || c == b'\\' || c == 0x7f || (HIGH && c >= 0x80);
     while let Some(block) = bytes.get(from..from + BLOCK) {
         if !block_is_plain::<HIGH>(block.try_into().expect("a block")) {
-            break;
+            return block.iter().position(|&c| special(c)).map(|i| from + i);
         }
         from += BLOCK;
     }
-    while from + 8 <= bytes.len() {
-        let w = u64::from_le_bytes(bytes[from..from + 8].try_into().expect("8 bytes"));
-        if word_needs_escape(w) || (HIGH && w & HI != 0) {
-            break;
-        }
-        from += 8;
+    let tail = &bytes[from..];
+    if tail.is_empty() {
+        return None;
     }
-    bytes[from..]
-        .iter()
-        .position(|&c| c < 0x20 || c == b'"' || c == b'\\' || c == 0x7f || (HIGH && c >= 0x80))
-        .map(|i| from + i)
+    let mut padded = [b'a'; BLOCK];
+    padded[..tail.len()].copy_from_slice(tail);
+    if block_is_plain::<HIGH>(&padded) {
+        return None;
+    }
+    tail.iter().position(|&c| special(c)).map(|i| from + i)
 }
 
 /// Appends the JSON escape of one byte that needs escaping.
@@ -524,22 +509,6 @@ mod tests {
     }
 
     #[test]
-    fn word_check_finds_every_byte_that_needs_escaping() {
-        for c in 0u8..=255 {
-            let needs = c < 0x20 || c == b'"' || c == b'\\' || c == 0x7f;
-            for pos in 0..8 {
-                let mut w = *b"abcdefgh";
-                w[pos] = c;
-                assert_eq!(
-                    word_needs_escape(u64::from_le_bytes(w)),
-                    needs,
-                    "byte {c:#x} at {pos}"
-                );
-            }
-        }
-    }
-
-    #[test]
     fn block_check_finds_every_byte_that_needs_escaping_or_is_not_ascii() {
         for c in 0u8..=255 {
             let needs = c < 0x20 || c == b'"' || c == b'\\' || c == 0x7f;
@@ -565,6 +534,25 @@ mod tests {
                     expect,
                     "byte {c:#x} at {pos}"
                 );
+            }
+            // A tail shorter than a block is checked padded.
+            for len in 1..BLOCK {
+                for pos in 0..len {
+                    let mut tail = b"abcdefghijklmnop"[..len].to_vec();
+                    tail[pos] = c;
+                    let expect = (needs || c >= 0x80).then_some(pos);
+                    assert_eq!(
+                        next_special::<true>(&tail, 0),
+                        expect,
+                        "byte {c:#x} at {pos} of {len}"
+                    );
+                    let plain = needs.then_some(pos);
+                    assert_eq!(
+                        next_special::<false>(&tail, 0),
+                        plain,
+                        "byte {c:#x} at {pos} of {len}"
+                    );
+                }
             }
         }
     }
