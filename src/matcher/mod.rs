@@ -280,21 +280,30 @@ impl Matcher {
     /// from offset `from` on; returns whether there is any. Every literal
     /// contains an anchor, and the search resumes one byte after each anchor
     /// found, so every literal occurrence is seen, overlapping ones too.
+    /// Offset `from` itself is looked at directly: that is where the bulk
+    /// scan found an anchor, and `literals_at` finds nothing where none is.
     fn mark_present(&self, line: &[u8], from: usize, present: &mut [bool]) -> bool {
         present.iter_mut().for_each(|p| *p = false);
         let mut any = false;
-        let mut at = from;
-        while at < line.len() {
-            let Some(m) = self.prefilter.find(&line[at..]) else {
-                break;
-            };
-            let p = at + m.start;
+        let mut mark = |p: usize| {
             for literal in self.literals_at(line, p) {
                 for &f in literal.owners.iter() {
                     present[f] = true;
                 }
                 any = true;
             }
+        };
+        if from >= line.len() {
+            return false;
+        }
+        mark(from);
+        let mut at = from + 1;
+        while at < line.len() {
+            let Some(m) = self.prefilter.find(&line[at..]) else {
+                break;
+            };
+            let p = at + m.start;
+            mark(p);
             at = p + 1;
         }
         any
