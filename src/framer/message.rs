@@ -329,6 +329,11 @@ pub fn ansi_suffix(before: &[u8]) -> Option<usize> {
 /// ngrep's '.'.
 pub fn clean_value(text: &[u8], dot_is_cr: bool) -> &[u8] {
     let mut t = trim(text);
+    // Every kind of junk ends with one of these bytes; most values end
+    // with none (this runs twice per header line).
+    if !matches!(t.last(), Some(b'm' | b'M' | b'5' | b'r' | b'.')) {
+        return t;
+    }
     loop {
         let before = t.len();
         if let Some(n) = ansi_suffix(t) {
@@ -583,6 +588,27 @@ mod tests {
         assert_eq!(clean_value(b"Call-ID: x.", true), b"Call-ID: x");
         assert_eq!(clean_value(b"Call-ID: x.", false), b"Call-ID: x.");
         assert_eq!(clean_value(b"CSeq: 1 INVITE^M", false), b"CSeq: 1 INVITE");
+    }
+
+    #[test]
+    fn every_kind_of_line_end_junk_is_stripped_even_stacked() {
+        for (text, dot, want) in [
+            (&b"a #015"[..], false, &b"a"[..]),
+            (b"a\\r", false, b"a"),
+            (b"a^M\x1b[0m ", false, b"a"),
+            (b"a.#015", true, b"a"),
+            (b"a #015 .", true, b"a"),
+            (b"a\x1b[0m#015^M", false, b"a"),
+            (b"term", false, b"term"),
+            (b"x\t", false, b"x"),
+        ] {
+            assert_eq!(
+                clean_value(text, dot),
+                want,
+                "{:?}",
+                String::from_utf8_lossy(text)
+            );
+        }
     }
 
     #[test]
