@@ -165,7 +165,7 @@ impl Matcher {
                             offset,
                             literal: l.as_bytes().into(),
                             owners: owners.as_slice().into(),
-                            screen: shared_screen(catalog, owners),
+                            screen: shared_screen(catalog, owners).filter(|p| p.screens_literal(l)),
                         })
                 })
                 .collect();
@@ -252,11 +252,13 @@ impl Matcher {
     /// received") or only a literal its parser refuses (the `SIP/2.0` of a
     /// `Via: SIP/2.0/TCP` that Kamailio's debug log prints) are then skipped
     /// without being looked at as candidates.
+    ///
+    /// A screened literal is judged where it stands (`screen_accepts`).
     #[inline]
     pub fn literal_at(&self, line: &[u8], at: usize) -> bool {
         self.literals_at(line, at).any(|l| match l.screen {
             None => true,
-            Some(parser) => parse(parser, line, &mut [None; Field::ALL.len()]) != Parsed::NoMatch,
+            Some(parser) => screen_accepts(parser, line, at - l.offset),
         })
     }
 
@@ -676,6 +678,45 @@ fn parse(
     }
 }
 
+/// Whether the screening `parser` lets the bulk scan stop at its literal,
+/// which starts at offset `literal` of `line`. The request-line parser only
+/// accepts a line whose ` SIP/2.0` has a terminator, so this occurrence is
+/// looked at first: where it fails (a Kamailio `Via: SIP/2.0/TCP` debug
+/// line), the scan goes on along the line and stops at a later occurrence
+/// that passes, if there is one; the line is then a candidate from there on,
+/// with every literal at or after that stop (`Parser::screens_literal`).
+/// Where it passes, the parser decides for the whole line.
+fn screen_accepts(parser: Parser, line: &[u8], literal: usize) -> bool {
+    if parser == Parser::SipRequestLine {
+        let local = literal
+            .checked_sub(1)
+            .and_then(|blank| line[blank..].strip_prefix(b" SIP/2.0"))
+            .and_then(request_terminator);
+        if local.is_none() {
+            return false;
+        }
+    }
+    parse(parser, line, &mut [None; Field::ALL.len()]) != Parsed::NoMatch
+}
+
+/// The length of what may end a request line after its ` SIP/2.0`, at the
+/// start of `rest`, or None.
+fn request_terminator(rest: &[u8]) -> Option<usize> {
+    match rest.first() {
+        None => Some(0),
+        Some(b) if b" \t.'>\r".contains(b) => Some(1),
+        Some(_)
+            if [&b"^M"[..], b"#0", b"\\r"]
+                .iter()
+                .any(|t| rest.starts_with(t)) =>
+        {
+            Some(2)
+        }
+        Some(_) if rest.starts_with(b"<01") => Some(3),
+        Some(_) => None,
+    }
+}
+
 /// The `sip.request` regex by hand:
 /// `(?:^|[^A-Za-z0-9])(?P<method>[A-Z][A-Z_-]{1,19}) \S.* SIP/2\.0(?:[ \t.'>\r]|\^M|#0|\\r|<01|$)`.
 /// The method is the leftmost run of `[A-Z_-]` that starts with a capital
@@ -689,25 +730,10 @@ fn sip_request_line(line: &[u8], spans: &mut [Option<(usize, usize)>; Field::ALL
     // 127-byte Kamailio `Via:` debug line.
     static FINDER: LazyLock<memmem::Finder<'static>> =
         LazyLock::new(|| memmem::Finder::new(b" SIP/2.0"));
-    let terminator = |rest: &[u8]| -> Option<usize> {
-        match rest.first() {
-            None => Some(0),
-            Some(b) if b" \t.'>\r".contains(b) => Some(1),
-            Some(_)
-                if [&b"^M"[..], b"#0", b"\\r"]
-                    .iter()
-                    .any(|t| rest.starts_with(t)) =>
-            {
-                Some(2)
-            }
-            Some(_) if rest.starts_with(b"<01") => Some(3),
-            Some(_) => None,
-        }
-    };
     let needle = FINDER.needle().len();
     let Some((version, end)) = FINDER
         .find_iter(line)
-        .filter_map(|p| terminator(&line[p + needle..]).map(|t| (p, p + needle + t)))
+        .filter_map(|p| request_terminator(&line[p + needle..]).map(|t| (p, p + needle + t)))
         .last()
     else {
         return Parsed::NoMatch;
@@ -1170,6 +1196,19 @@ mod tests {
         let line = b"Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1 ACC: transaction answered: code=200";
         let first = (0..line.len()).find(|&at| m.literal_at(line, at));
         assert_eq!(first, memmem::find(line, b"ACC: "));
+        // The screen judges each `SIP/2.0` where it stands: a later one that
+        // ends a request line is the stop, and the line is still recognized
+        // from there as the exhaustive search recognizes it.
+        let line = b"buf= Via: SIP/2.0/TCP 10.0.0.1 then INVITE sip:200@10.0.0.1 SIP/2.0";
+        let first = (0..line.len()).find(|&at| m.literal_at(line, at));
+        assert_eq!(first, Some(line.len() - 7));
+        let mut scratch = m.scratch(&catalog);
+        let fast = m.recognize(&catalog, &mut scratch, line, first.unwrap());
+        let fast = fast.map(|h| (catalog.formats[h.format].id.clone(), h.start, h.end));
+        let all = m.recognize_any(&catalog, &mut scratch, line);
+        let all = all.map(|h| (catalog.formats[h.format].id.clone(), h.start, h.end));
+        assert_eq!(fast, all);
+        assert_eq!(fast.map(|f| f.0), Some("sip.request".to_string()));
     }
 
     #[test]
