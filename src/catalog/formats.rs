@@ -200,15 +200,17 @@ impl Parser {
         matches!(self, Parser::SipRequestLine)
     }
 
-    /// Whether the parser may screen the candidates of `literal` where the
-    /// literal stands (`matcher::screen_accepts`): sound when every line it
-    /// accepts holds the literal at a place that passes (the `SIP/2.0` of
-    /// the request line's ` SIP/2.0`).
+    /// Whether the parser screens the bulk scan's stops at `literal`, judged
+    /// where the literal stands (`matcher::screen_accepts`): only a parser
+    /// that `screens_candidates`, and only where every line it accepts holds
+    /// the literal at a place that passes (the `SIP/2.0` of the request
+    /// line's ` SIP/2.0`).
     pub fn screens_literal(self, literal: &str) -> bool {
-        match self {
-            Parser::SipRequestLine => literal == "SIP/2.0",
-            Parser::SipStartLine => false,
-        }
+        self.screens_candidates()
+            && match self {
+                Parser::SipRequestLine => literal == "SIP/2.0",
+                Parser::SipStartLine => false,
+            }
     }
 }
 

@@ -165,7 +165,7 @@ impl Matcher {
                             offset,
                             literal: l.as_bytes().into(),
                             owners: owners.as_slice().into(),
-                            screen: shared_screen(catalog, owners).filter(|p| p.screens_literal(l)),
+                            screen: shared_screen(catalog, owners, l),
                         })
                 })
                 .collect();
@@ -596,13 +596,14 @@ pub fn scan_anchors(literals: &[String], context: &[String]) -> Vec<String> {
     anchors
 }
 
-/// The screening hand parser that every format in `owners` has, if any.
-fn shared_screen(catalog: &Catalog, owners: &[usize]) -> Option<Parser> {
+/// The hand parser that every format in `owners` has, if any, when it may
+/// screen the bulk scan's stops at `literal` (`Parser::screens_literal`).
+fn shared_screen(catalog: &Catalog, owners: &[usize], literal: &str) -> Option<Parser> {
     let first = catalog.formats[*owners.first()?].parser?;
     let shared = owners
         .iter()
         .all(|&f| catalog.formats[f].parser == Some(first));
-    (first.screens_candidates() && shared).then_some(first)
+    (first.screens_literal(literal) && shared).then_some(first)
 }
 
 /// For each literal, the owners of every literal it contains (itself included):
