@@ -50,6 +50,9 @@ pub struct SipFrame {
     dot_is_cr: bool,
     /// The frame was closed by its size caps, not by the message's end.
     pub capped: bool,
+    /// Only the message's extent matters (a request no output asked for):
+    /// headers other than Content-Length are not read into the event.
+    framing_only: bool,
 }
 
 impl SipFrame {
@@ -67,6 +70,7 @@ impl SipFrame {
             skeleton_len: 0,
             dot_is_cr,
             capped: false,
+            framing_only: false,
         };
         if prefix.len() <= MAX_PREFIX {
             for (i, &b) in prefix.iter().enumerate() {
@@ -77,6 +81,13 @@ impl SipFrame {
             frame.column = 0;
         }
         frame
+    }
+
+    /// The same frame, finding only where the message ends: its headers are
+    /// not read into the event (for a request that no output wants).
+    pub fn framing_only(mut self) -> SipFrame {
+        self.framing_only = true;
+        self
     }
 
     /// Reads headers that a logger flattened into the start line, after the
@@ -164,7 +175,13 @@ impl SipFrame {
     }
 
     fn header(&mut self, name: &[u8], value: &[u8], sip: &SipSyntax, ev: &mut Event) {
-        if let FrameHint::ContentLength(n) = apply_header(name, value, self.dot_is_cr, sip, ev) {
+        if self.framing_only {
+            if is_content_length(name) {
+                self.content_length = parse_length(clean_value(value, self.dot_is_cr));
+            }
+        } else if let FrameHint::ContentLength(n) =
+            apply_header(name, value, self.dot_is_cr, sip, ev)
+        {
             self.content_length = n;
         }
     }
@@ -246,10 +263,8 @@ pub fn apply_header(
         if value.windows(3).any(|w| w.eq_ignore_ascii_case(b"sdp")) {
             ev.has_sdp = Some(true);
         }
-    } else if is("content-length", "l") {
-        let n = std::str::from_utf8(trim(value))
-            .ok()
-            .and_then(|v| v.parse::<usize>().ok());
+    } else if is_content_length(name) {
+        let n = parse_length(value);
         if n == Some(0) {
             ev.has_sdp = Some(false);
         }
@@ -260,6 +275,16 @@ pub fn apply_header(
         }
     }
     FrameHint::None
+}
+
+/// `Content-Length`, or its compact form `l`.
+fn is_content_length(name: &[u8]) -> bool {
+    name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l")
+}
+
+/// A Content-Length value, if it is a number.
+fn parse_length(value: &[u8]) -> Option<usize> {
+    std::str::from_utf8(trim(value)).ok()?.parse().ok()
 }
 
 /// The `branch` parameter of the first via-parm in a Via value
@@ -552,6 +577,38 @@ mod tests {
             f.feed(b"SIP/2.0 200 OK", &syntax(), &mut ev),
             Feed::AbsorbedLast
         );
+    }
+
+    #[test]
+    fn a_framing_only_frame_keeps_the_extent_but_reads_no_header() {
+        // The same NOTIFY as above, framed for its extent only (compact
+        // Content-Length): its sipfrag body is still absorbed, and the
+        // event learns nothing from its headers.
+        let mut ev = Event::default();
+        let mut f = SipFrame::new(b"NOTIFY sip:a@b SIP/2.0", 0, false).framing_only();
+        for line in [
+            &b"Call-ID: n@h"[..],
+            b"CSeq: 9 NOTIFY",
+            b"Content-Type: message/sipfrag",
+            b"l: 16",
+            b"",
+        ] {
+            assert_eq!(f.feed(line, &syntax(), &mut ev), Feed::Absorbed);
+        }
+        assert_eq!(
+            f.feed(b"SIP/2.0 200 OK", &syntax(), &mut ev),
+            Feed::AbsorbedLast
+        );
+        assert!(ev.call_id.is_empty() && ev.method.is_empty() && ev.cseq.is_none());
+        assert_eq!(ev.has_sdp, None);
+        // Without a length, the blank line ends it.
+        let mut f = SipFrame::new(b"OPTIONS sip:a@b SIP/2.0", 0, false).framing_only();
+        assert_eq!(
+            f.feed(b"Via: SIP/2.0/UDP h;branch=z9hG4bK1", &syntax(), &mut ev),
+            Feed::Absorbed
+        );
+        assert_eq!(f.feed(b"", &syntax(), &mut ev), Feed::AbsorbedLast);
+        assert!(ev.via_branch.is_empty());
     }
 
     #[test]

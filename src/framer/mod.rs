@@ -529,6 +529,9 @@ impl<'c> Engine<'c> {
                 };
                 let ev = &mut self.request_event;
                 let mut frame = SipFrame::new(content, at, false);
+                if !wanted {
+                    frame = frame.framing_only();
+                }
                 let (_, rest) = split_reason(&content[hit.end..], &catalog.sip);
                 if rest.is_empty() {
                     self.frame_start = self.absolute(span.start);
@@ -536,14 +539,12 @@ impl<'c> Engine<'c> {
                         frame,
                         request: true,
                     };
-                } else {
+                } else if wanted {
                     // A message flattened into one log record ends with that record.
                     frame.feed_inline(rest, &catalog.sip, ev);
                     frame.finish(ev);
                     ev.settle_peers();
-                    if wanted {
-                        out.request(&self.input, ev)?;
-                    }
+                    out.request(&self.input, ev)?;
                 }
                 out.passthrough(&self.input, &self.buf[span.start..span.next], span.line_no)
             }
