@@ -176,7 +176,7 @@ impl SipFrame {
 
     fn header(&mut self, name: &[u8], value: &[u8], sip: &SipSyntax, ev: &mut Event) {
         if self.framing_only {
-            if is_content_length(name) {
+            if Known::of(name) == Known::ContentLength {
                 self.content_length = parse_length(clean_value(value, self.dot_is_cr));
             }
         } else if let FrameHint::ContentLength(n) =
@@ -217,69 +217,113 @@ pub fn apply_header(
     ev: &mut Event,
 ) -> FrameHint {
     let value = clean_value(value, dot_is_cr);
-    let is = |long: &str, short: &str| {
-        name.eq_ignore_ascii_case(long.as_bytes())
-            || (!short.is_empty() && name.eq_ignore_ascii_case(short.as_bytes()))
-    };
-    if is("call-id", "i") {
-        fill(&mut ev.call_id, value);
-    } else if is("cseq", "") {
-        let mut parts = value
-            .split(|b| *b == b' ' || *b == b'\t')
-            .filter(|p| !p.is_empty());
-        if let (Some(num), Some(method)) = (parts.next(), parts.next()) {
-            if ev.cseq.is_none() {
-                ev.cseq = std::str::from_utf8(num).ok().and_then(|n| n.parse().ok());
-            }
-            fill(&mut ev.method, method);
-        }
-    } else if is("from", "f") {
-        fill(&mut ev.from, value);
-    } else if is("to", "t") {
-        fill(&mut ev.to, value);
-    } else if is("via", "v") {
-        // The top Via names this hop's transaction; loggers keep the header
-        // order, so the first Via with a branch is taken (a branch-less top
-        // Via is RFC 2543, all but extinct).
-        if ev.via_branch.is_empty() {
-            if let Some(branch) = via_branch(value) {
-                set_lossy(&mut ev.via_branch, branch);
+    match Known::of(name) {
+        Known::CallId => fill(&mut ev.call_id, value),
+        Known::CSeq => {
+            let mut parts = value
+                .split(|b| *b == b' ' || *b == b'\t')
+                .filter(|p| !p.is_empty());
+            if let (Some(num), Some(method)) = (parts.next(), parts.next()) {
+                if ev.cseq.is_none() {
+                    ev.cseq = std::str::from_utf8(num).ok().and_then(|n| n.parse().ok());
+                }
+                fill(&mut ev.method, method);
             }
         }
-    } else if is("user-agent", "") || is("server", "") {
-        fill(&mut ev.user_agent, value);
-    } else if is("reason", "") {
-        fill(&mut ev.reason_header, value);
-    } else if is("warning", "") {
-        fill(&mut ev.warning, value);
-    } else if is("retry-after", "") {
-        let secs = value
-            .split(|b| !b.is_ascii_digit())
-            .next()
-            .and_then(|d| std::str::from_utf8(d).ok())
-            .and_then(|d| d.parse().ok());
-        ev.retry_after = Some(secs);
-    } else if is("content-type", "c") {
-        if value.windows(3).any(|w| w.eq_ignore_ascii_case(b"sdp")) {
-            ev.has_sdp = Some(true);
+        Known::From => fill(&mut ev.from, value),
+        Known::To => fill(&mut ev.to, value),
+        Known::Via => {
+            // The top Via names this hop's transaction; loggers keep the
+            // header order, so the first Via with a branch is taken (a
+            // branch-less top Via is RFC 2543, all but extinct).
+            if ev.via_branch.is_empty() {
+                if let Some(branch) = via_branch(value) {
+                    set_lossy(&mut ev.via_branch, branch);
+                }
+            }
         }
-    } else if is_content_length(name) {
-        let n = parse_length(value);
-        if n == Some(0) {
-            ev.has_sdp = Some(false);
+        Known::UserAgent => fill(&mut ev.user_agent, value),
+        Known::Reason => fill(&mut ev.reason_header, value),
+        Known::Warning => fill(&mut ev.warning, value),
+        Known::RetryAfter => {
+            let secs = value
+                .split(|b| !b.is_ascii_digit())
+                .next()
+                .and_then(|d| std::str::from_utf8(d).ok())
+                .and_then(|d| d.parse().ok());
+            ev.retry_after = Some(secs);
         }
-        return FrameHint::ContentLength(n);
-    } else if ev.link.is_empty() {
-        if let Some(link) = sip.link_value(name, value) {
-            set_lossy(&mut ev.link, &link[..link.len().min(256)]);
+        Known::ContentType => {
+            if value.windows(3).any(|w| w.eq_ignore_ascii_case(b"sdp")) {
+                ev.has_sdp = Some(true);
+            }
+        }
+        Known::ContentLength => {
+            let n = parse_length(value);
+            if n == Some(0) {
+                ev.has_sdp = Some(false);
+            }
+            return FrameHint::ContentLength(n);
+        }
+        Known::Other => {
+            if ev.link.is_empty() {
+                if let Some(link) = sip.link_value(name, value) {
+                    set_lossy(&mut ev.link, &link[..link.len().min(256)]);
+                }
+            }
         }
     }
     FrameHint::None
 }
 
-/// `Content-Length`, or its compact form `l`.
-fn is_content_length(name: &[u8]) -> bool {
-    name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l")
+/// The headers `apply_header` reads, compact forms included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Known {
+    CallId,
+    CSeq,
+    From,
+    To,
+    Via,
+    /// User-Agent or Server.
+    UserAgent,
+    Reason,
+    Warning,
+    RetryAfter,
+    ContentType,
+    ContentLength,
+    Other,
+}
+
+impl Known {
+    /// Which header `name` is (case-insensitive), looked up by its length
+    /// first: one comparison per header instead of a chain of twenty.
+    fn of(name: &[u8]) -> Known {
+        let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
+        match name.len() {
+            1 => match name[0].to_ascii_lowercase() {
+                b'i' => Known::CallId,
+                b'f' => Known::From,
+                b't' => Known::To,
+                b'v' => Known::Via,
+                b'c' => Known::ContentType,
+                b'l' => Known::ContentLength,
+                _ => Known::Other,
+            },
+            2 if is(b"to") => Known::To,
+            3 if is(b"via") => Known::Via,
+            4 if is(b"cseq") => Known::CSeq,
+            4 if is(b"from") => Known::From,
+            6 if is(b"server") => Known::UserAgent,
+            6 if is(b"reason") => Known::Reason,
+            7 if is(b"call-id") => Known::CallId,
+            7 if is(b"warning") => Known::Warning,
+            10 if is(b"user-agent") => Known::UserAgent,
+            11 if is(b"retry-after") => Known::RetryAfter,
+            12 if is(b"content-type") => Known::ContentType,
+            14 if is(b"content-length") => Known::ContentLength,
+            _ => Known::Other,
+        }
+    }
 }
 
 /// A Content-Length value, if it is a number.
@@ -291,11 +335,22 @@ fn parse_length(value: &[u8]) -> Option<usize> {
 /// (`SIP/2.0/UDP host;rport;branch=z9hG4bK1, SIP/2.0/UDP ...`).
 fn via_branch(value: &[u8]) -> Option<&[u8]> {
     let first = &value[..memchr::memchr(b',', value).unwrap_or(value.len())];
-    let mut params = first.split(|b| *b == b';').skip(1);
-    params.find_map(|p| {
-        let (name, val) = p.split_at(p.iter().position(|b| *b == b'=')?);
-        (trim(name).eq_ignore_ascii_case(b"branch") && val.len() > 1).then(|| trim(&val[1..]))
-    })
+    // The parameters after the sent-by, found by their ';' with memchr: a
+    // byte-wise split cost ~800 instructions on a typical Via.
+    let mut rest = &first[memchr::memchr(b';', first)? + 1..];
+    loop {
+        let end = memchr::memchr(b';', rest).unwrap_or(rest.len());
+        let param = &rest[..end];
+        if let Some(eq) = memchr::memchr(b'=', param) {
+            if eq + 1 < param.len() && trim(&param[..eq]).eq_ignore_ascii_case(b"branch") {
+                return Some(trim(&param[eq + 1..]));
+            }
+        }
+        if end == rest.len() {
+            return None;
+        }
+        rest = &rest[end + 1..];
+    }
 }
 
 fn fill(field: &mut String, value: &[u8]) {
@@ -533,6 +588,52 @@ mod tests {
             &mut ev,
         );
         assert_eq!(ev.via_branch, "", "no branch value, none taken");
+    }
+
+    #[test]
+    fn via_branch_agrees_with_a_plain_split_of_the_parameters() {
+        // The definition: the first `;`-parameter of the first via-parm
+        // whose trimmed name is "branch" (any case) and which has a value.
+        fn oracle(value: &[u8]) -> Option<&[u8]> {
+            let first = value.split(|b| *b == b',').next().unwrap_or(value);
+            first.split(|b| *b == b';').skip(1).find_map(|p| {
+                let eq = p.iter().position(|b| *b == b'=')?;
+                (trim(&p[..eq]).eq_ignore_ascii_case(b"branch") && eq + 1 < p.len())
+                    .then(|| trim(&p[eq + 1..]))
+            })
+        }
+        let parts: [&[u8]; 11] = [
+            b";",
+            b"=",
+            b",",
+            b" ",
+            b"branch",
+            b"BrAnCh",
+            b"z9hG4bK1",
+            b"rport",
+            b"x=y",
+            b"branchx",
+            b"SIP/2.0/UDP h",
+        ];
+        // Every sequence of up to five parts, 11^5 values.
+        let mut checked = 0;
+        for n in 0..=5u32 {
+            for mut k in 0..11usize.pow(n) {
+                let mut value = Vec::new();
+                for _ in 0..n {
+                    value.extend_from_slice(parts[k % 11]);
+                    k /= 11;
+                }
+                assert_eq!(
+                    via_branch(&value),
+                    oracle(&value),
+                    "{:?}",
+                    String::from_utf8_lossy(&value)
+                );
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 177_156);
     }
 
     #[test]
