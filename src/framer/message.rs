@@ -365,25 +365,40 @@ pub fn split_header(text: &[u8]) -> Option<(&[u8], &[u8])> {
     if !first.is_ascii_alphabetic() {
         return None;
     }
-    let mut i = 0;
-    while i < text.len() && is_token(text[i]) {
-        i += 1;
+    // A name longer than any header's is not one: the scan stops there.
+    let limit = text.len().min(MAX_HEADER_NAME + 1);
+    let mut i = text[..limit]
+        .iter()
+        .position(|&b| !HEADER_NAME_BYTE[usize::from(b)])
+        .unwrap_or(limit);
+    if i > MAX_HEADER_NAME {
+        return None;
     }
     let name = &text[..i];
     while i < text.len() && (text[i] == b' ' || text[i] == b'\t') {
         i += 1;
     }
-    if i >= text.len() || text[i] != b':' || name.len() > 64 {
+    if i >= text.len() || text[i] != b':' {
         return None;
     }
     Some((name, trim(&text[i + 1..])))
 }
 
+const MAX_HEADER_NAME: usize = 64;
+
 /// Header names in practice: letters, digits, '-' and '_' (stricter than the
 /// SIP token, so that `file.c:123` in a log line is not taken for a header).
-fn is_token(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
-}
+/// A table: one load per byte of every dumped line's name.
+const HEADER_NAME_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c == b'-' || c == b'_';
+        b += 1;
+    }
+    table
+};
 
 /// Length of an ANSI colour sequence (`ESC[1;33m`, or rsyslog's `#033[0m`)
 /// that `before` ends with.
@@ -588,6 +603,39 @@ mod tests {
             &mut ev,
         );
         assert_eq!(ev.via_branch, "", "no branch value, none taken");
+    }
+
+    #[test]
+    fn split_header_takes_token_names_up_to_sixty_four_bytes() {
+        assert_eq!(
+            split_header(b"Call-ID :  abc@h "),
+            Some((&b"Call-ID"[..], &b"abc@h"[..]))
+        );
+        assert_eq!(split_header(b"X_Y-2:"), Some((&b"X_Y-2"[..], &b""[..])));
+        for not in [
+            &b""[..],
+            b"Call-ID",
+            b"Call-ID abc",
+            b"-x: y",
+            b"1x: y",
+            b"file.c:123",
+            b"res_pjsip.c: x",
+        ] {
+            assert_eq!(
+                split_header(not),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(not)
+            );
+        }
+        let name = "N".repeat(64);
+        let line = format!("{name}: v");
+        assert_eq!(
+            split_header(line.as_bytes()),
+            Some((name.as_bytes(), &b"v"[..]))
+        );
+        assert_eq!(split_header(format!("N{name}: v").as_bytes()), None);
+        assert_eq!(split_header(format!("N{name}").as_bytes()), None);
     }
 
     #[test]
