@@ -500,11 +500,17 @@ impl Format {
 
     /// Maps a captured direction word through the format's `direction` table.
     pub fn direction_of(&self, word: &[u8]) -> Option<Direction> {
-        let word = std::str::from_utf8(word).ok()?.trim();
-        self.direction_map
-            .iter()
-            .find(|(w, _)| w.eq_ignore_ascii_case(word))
-            .map(|(_, d)| *d)
+        let find = |word: &[u8]| {
+            self.direction_map
+                .iter()
+                .find(|(w, _)| w.as_bytes().eq_ignore_ascii_case(word))
+                .map(|(_, d)| *d)
+        };
+        // Byte-wise first (a word of the table between ASCII blanks, the
+        // usual case); a word wrapped in other white space (a vertical tab,
+        // a no-break space) is trimmed as Unicode text.
+        find(crate::event::trim(word))
+            .or_else(|| find(std::str::from_utf8(word).ok()?.trim().as_bytes()))
     }
 }
 
@@ -721,4 +727,44 @@ pub fn parse_timestamps(source: &str, text: &str) -> Result<Vec<TimestampShape>>
         });
     }
     Ok(shapes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn direction_words_match_in_any_case_between_any_white_space() {
+        let format = Format::parse(
+            "test.toml",
+            r#"
+id = "test.direction"
+description = "direction words"
+system = "test"
+role = "context"
+literals = ["xy"]
+regex = '''xy'''
+direction = { Received = "in", "SENT to" = "out" }
+"#,
+        )
+        .expect("parses");
+        for (word, want) in [
+            (&b"Received"[..], Some(Direction::In)),
+            (b"  rEcEiVeD\t", Some(Direction::In)),
+            (b"sent to", Some(Direction::Out)),
+            ("\u{a0}Received\u{3000}".as_bytes(), Some(Direction::In)),
+            (b"\x0bReceived\x0b", Some(Direction::In)),
+            (b"Receive", None),
+            (b"Received x", None),
+            (b"Rec\xffeived", None),
+            (b"", None),
+        ] {
+            assert_eq!(
+                format.direction_of(word),
+                want,
+                "{:?}",
+                String::from_utf8_lossy(word)
+            );
+        }
+    }
 }
