@@ -606,6 +606,41 @@ mod tests {
     }
 
     #[test]
+    fn header_names_are_known_in_any_case_and_compact_form() {
+        for (names, want) in [
+            (&["Call-ID", "i"][..], Known::CallId),
+            (&["CSeq"], Known::CSeq),
+            (&["From", "f"], Known::From),
+            (&["To", "t"], Known::To),
+            (&["Via", "v"], Known::Via),
+            (&["User-Agent", "Server"], Known::UserAgent),
+            (&["Reason"], Known::Reason),
+            (&["Warning"], Known::Warning),
+            (&["Retry-After"], Known::RetryAfter),
+            (&["Content-Type", "c"], Known::ContentType),
+            (&["Content-Length", "l"], Known::ContentLength),
+        ] {
+            for name in names {
+                for spelled in [name.to_string(), name.to_uppercase(), name.to_lowercase()] {
+                    assert_eq!(Known::of(spelled.as_bytes()), want, "{spelled}");
+                }
+            }
+        }
+        for other in [
+            "",
+            "x",
+            "Tx",
+            "Vias",
+            "Call_ID",
+            "Content-Lengthy",
+            "Contact",
+            "e",
+        ] {
+            assert_eq!(Known::of(other.as_bytes()), Known::Other, "{other}");
+        }
+    }
+
+    #[test]
     fn split_header_takes_token_names_up_to_sixty_four_bytes() {
         assert_eq!(
             split_header(b"Call-ID :  abc@h "),
