@@ -31,6 +31,8 @@ pub struct Finder {
     locations: Vec<CaptureLocations>,
     /// For the shapes' anchored regexes.
     anchored_locations: Vec<CaptureLocations>,
+    /// For the shapes' skeletons (as many slots as the largest needs).
+    slots: Vec<Option<usize>>,
 }
 
 /// A stamp format at a column, with the last stamp found there as logged
@@ -54,6 +56,15 @@ impl Finder {
                 .iter()
                 .map(|s| s.anchored.capture_locations())
                 .collect(),
+            slots: vec![
+                None;
+                shapes
+                    .iter()
+                    .filter_map(|s| s.skeleton.as_ref())
+                    .map(|k| k.slot_count())
+                    .max()
+                    .unwrap_or(0)
+            ],
         }
     }
 
@@ -105,11 +116,22 @@ pub fn extract_with(
             continue;
         }
         let near = &window[at..window.len().min(at + 48)];
-        let locs = &mut finder.anchored_locations[i];
-        if shapes[i].anchored.captures_read(locs, near).is_some()
-            && ts_start(&shapes[i], locs) == Some(0)
-        {
-            normalise(&shapes[i], locs, near, raw, norm);
+        let shape = &shapes[i];
+        let found = match &shape.skeleton {
+            Some(skeleton) => {
+                let slots = &mut finder.slots;
+                skeleton.find(near, slots).is_some() && {
+                    let span = |g: usize| slots[2 * g].zip(slots[2 * g + 1]);
+                    found_at_start(shape, span, near, raw, norm)
+                }
+            }
+            None => {
+                let locs = &mut finder.anchored_locations[i];
+                shape.anchored.captures_read(locs, near).is_some()
+                    && found_at_start(shape, |g| locs.get(g), near, raw, norm)
+            }
+        };
+        if found {
             finder.found(k, raw, norm);
             return true;
         }
@@ -120,10 +142,11 @@ pub fn extract_with(
         if !shape.regex.is_match(window) || shape.regex.captures_read(locs, window).is_none() {
             continue;
         }
-        let Some(at) = ts_start(shape, locs) else {
+        let span = |g: usize| locs.get(g);
+        let Some(at) = group(shape, span, TS).map(|(s, _)| s) else {
             continue;
         };
-        normalise(shape, locs, window, raw, norm);
+        normalise(shape, span, window, raw, norm);
         if finder.recent.len() == REMEMBERED {
             finder.recent.pop();
         }
@@ -152,22 +175,39 @@ const SECOND: usize = 7;
 const FRAC: usize = 8;
 const TZ: usize = 9;
 
-fn group(shape: &TimestampShape, locs: &CaptureLocations, slot: usize) -> Option<(usize, usize)> {
-    locs.get(shape.groups[slot]?)
+/// The span of one of the shape's groups (a slot above), given the span of
+/// each capture group by index (from the regex or the skeleton).
+fn group(
+    shape: &TimestampShape,
+    span: impl Fn(usize) -> Option<(usize, usize)>,
+    slot: usize,
+) -> Option<(usize, usize)> {
+    span(shape.groups[slot]?)
 }
 
-fn ts_start(shape: &TimestampShape, locs: &CaptureLocations) -> Option<usize> {
-    group(shape, locs, TS).map(|(s, _)| s)
+/// Normalises a stamp an anchored match found, if it starts the haystack.
+fn found_at_start(
+    shape: &TimestampShape,
+    span: impl Fn(usize) -> Option<(usize, usize)> + Copy,
+    hay: &[u8],
+    raw: &mut String,
+    norm: &mut String,
+) -> bool {
+    if group(shape, span, TS).map(|(s, _)| s) != Some(0) {
+        return false;
+    }
+    normalise(shape, span, hay, raw, norm);
+    true
 }
 
 fn normalise(
     shape: &TimestampShape,
-    locs: &CaptureLocations,
+    span: impl Fn(usize) -> Option<(usize, usize)> + Copy,
     hay: &[u8],
     raw: &mut String,
     norm: &mut String,
 ) {
-    let get = |slot: usize| group(shape, locs, slot).map(|(s, e)| &hay[s..e]);
+    let get = |slot: usize| group(shape, span, slot).map(|(s, e)| &hay[s..e]);
     let Some(ts) = get(TS) else { return };
     set_lossy(raw, ts);
     norm.clear();
@@ -406,6 +446,74 @@ mod tests {
                 .build(shape.anchored.as_str());
             assert!(built.is_ok(), "{}: {:?}", shape.id, built.err());
         }
+    }
+
+    #[test]
+    fn anchored_shapes_have_skeletons_that_agree_with_their_regexes() {
+        // Every bundled shape but the bare time of day (which may follow a
+        // line start or a blank: an alternation of a look-around) is walked
+        // as a skeleton at a known column; it must give the anchored regex's
+        // match and groups on stamps, cut stamps and stamps with each byte
+        // replaced.
+        let cat = crate::catalog::Catalog::builtin("en").unwrap();
+        let stamps: &[&[u8]] = &[
+            b"2024-01-02T03:04:05.250+01:00 x",
+            b"2024-01-02 03:04:05,5Z",
+            b"2024/01/02 03:04:05:123 x",
+            b"02/Jan/2024:03:04:05 +0000",
+            b"Tue, 02 Jan 2024 03:04:05 GMT",
+            b"Nov  1 00:00:35] VERBOSE",
+            b"Nov-9 00:00:06.5 proxy1",
+            b"Dec 31 23:59:60,123456789 x",
+        ];
+        let mut lines: Vec<Vec<u8>> = Vec::new();
+        for stamp in stamps {
+            for cut in 0..=stamp.len() {
+                lines.push(stamp[..cut].to_vec());
+            }
+            for at in 0..stamp.len() {
+                for b in b"0 9-:.,+ZaNT/" {
+                    let mut changed = stamp.to_vec();
+                    changed[at] = *b;
+                    lines.push(changed);
+                }
+            }
+        }
+        let mut walked = Vec::new();
+        for shape in &cat.timestamps {
+            let Some(skeleton) = &shape.skeleton else {
+                continue;
+            };
+            walked.push(shape.id.as_str());
+            let mut locs = shape.anchored.capture_locations();
+            let mut slots = vec![None; skeleton.slot_count()];
+            for line in &lines {
+                let by_regex = shape
+                    .anchored
+                    .captures_read(&mut locs, line)
+                    .map(|_| (0..locs.len()).map(|g| locs.get(g)).collect::<Vec<_>>());
+                let by_skeleton = skeleton
+                    .find(line, &mut slots)
+                    .map(|_| slots.chunks(2).map(|p| p[0].zip(p[1])).collect::<Vec<_>>());
+                assert_eq!(
+                    by_skeleton,
+                    by_regex,
+                    "{}: {:?}",
+                    shape.id,
+                    String::from_utf8_lossy(line)
+                );
+            }
+        }
+        assert_eq!(
+            walked,
+            [
+                "iso8601",
+                "slashed-date",
+                "common-log",
+                "http-date",
+                "syslog"
+            ]
+        );
     }
 
     #[test]

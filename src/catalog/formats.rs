@@ -643,6 +643,9 @@ pub struct TimestampShape {
     /// stamps stand is known after the first, and an anchored regex runs
     /// in one pass (the one-pass DFA) instead of a search in both directions.
     pub anchored: Regex,
+    /// The anchored regex as a one-pass skeleton, where its shape allows
+    /// (the same match and groups at a fraction of the cost).
+    pub skeleton: Option<Skeleton>,
     /// Capture index of each of `TIMESTAMP_GROUPS`, then of "tz".
     pub groups: [Option<usize>; TIMESTAMP_GROUPS.len() + 1],
 }
@@ -718,11 +721,13 @@ pub fn parse_timestamps(source: &str, text: &str) -> Result<Vec<TimestampShape>>
                 s.id
             )));
         }
-        let anchored = compile(&format!(r"\A(?:{})", s.regex), source, &key)?;
+        let anchored_pattern = format!(r"\A(?:{})", s.regex);
+        let anchored = compile(&anchored_pattern, source, &key)?;
         shapes.push(TimestampShape {
             id: s.id,
             regex,
             anchored,
+            skeleton: Skeleton::new(&anchored_pattern),
             groups,
         });
     }

@@ -60,6 +60,13 @@ enum Step {
     Save(usize),
     /// The end of the haystack (`$`).
     End,
+    /// `(?:...)?` of steps that consume at least a byte, none of which what
+    /// follows can start with: taken when they match, else skipped with the
+    /// group slots they hold unset, as the regex would.
+    Optional { steps: Vec<Step>, slots: Vec<usize> },
+    /// An alternation of step sequences that start with disjoint bytes and
+    /// consume at least one: the next byte picks the only one that can match.
+    Choice(Vec<(ByteSet, Vec<Step>)>),
 }
 
 /// A regex compiled to steps; see the module documentation.
@@ -93,7 +100,7 @@ impl Skeleton {
             _ if anchored => Vec::new(),
             _ => return None,
         };
-        deterministic(&steps).then(|| Skeleton {
+        deterministic(&steps, (ByteSet::default(), true)).then(|| Skeleton {
             first: memmem::Finder::new(&first).into_owned(),
             anchored,
             steps,
@@ -127,42 +134,56 @@ impl Skeleton {
     /// Runs the steps from `start`; the end of the match, if they all pass.
     fn walk(&self, line: &[u8], start: usize, slots: &mut [Option<usize>]) -> Option<usize> {
         slots.iter_mut().for_each(|s| *s = None);
-        let mut at = start;
-        for step in &self.steps {
-            match step {
-                Step::Literal(l) => {
-                    if !line[at..].starts_with(l) {
-                        return None;
-                    }
-                    at += l.len();
-                }
-                Step::OneOf(options) => {
-                    let l = options.iter().find(|l| line[at..].starts_with(l))?;
-                    at += l.len();
-                }
-                Step::Run { set, min, max } => {
-                    let room = &line[at..line.len().min(at.saturating_add(*max))];
-                    let n = room
-                        .iter()
-                        .position(|b| !set.contains(*b))
-                        .unwrap_or(room.len());
-                    if n < *min {
-                        return None;
-                    }
-                    at += n;
-                }
-                Step::Save(slot) => slots[*slot] = Some(at),
-                Step::End => {
-                    if at != line.len() {
-                        return None;
-                    }
-                }
-            }
-        }
+        let at = run(&self.steps, line, start, slots)?;
         slots[0] = Some(start);
         slots[1] = Some(at);
         Some(at)
     }
+}
+
+/// Runs `steps` on `line` from `at`; where they end, if they all pass.
+fn run(steps: &[Step], line: &[u8], mut at: usize, slots: &mut [Option<usize>]) -> Option<usize> {
+    for step in steps {
+        match step {
+            Step::Literal(l) => {
+                if !line[at..].starts_with(l) {
+                    return None;
+                }
+                at += l.len();
+            }
+            Step::OneOf(options) => {
+                let l = options.iter().find(|l| line[at..].starts_with(l))?;
+                at += l.len();
+            }
+            Step::Run { set, min, max } => {
+                let room = &line[at..line.len().min(at.saturating_add(*max))];
+                let n = room
+                    .iter()
+                    .position(|b| !set.contains(*b))
+                    .unwrap_or(room.len());
+                if n < *min {
+                    return None;
+                }
+                at += n;
+            }
+            Step::Save(slot) => slots[*slot] = Some(at),
+            Step::End => {
+                if at != line.len() {
+                    return None;
+                }
+            }
+            Step::Optional { steps, slots: held } => match run(steps, line, at, slots) {
+                Some(end) => at = end,
+                None => held.iter().for_each(|&s| slots[s] = None),
+            },
+            Step::Choice(branches) => {
+                let next = *line.get(at)?;
+                let (_, steps) = branches.iter().find(|(first, _)| first.contains(next))?;
+                at = run(steps, line, at, slots)?;
+            }
+        }
+    }
+    Some(at)
 }
 
 /// Appends the steps of `hir`; `None` if it is not of the supported shape.
@@ -204,6 +225,16 @@ fn flatten(
                     set.insert_range(l.0[0], l.0[0]);
                     set
                 }
+                _ if r.min == 0 && r.max == Some(1) => {
+                    let inner = flatten_inner(&r.sub, groups)?;
+                    let mut held = Vec::new();
+                    saved_slots(&inner, &mut held);
+                    steps.push(Step::Optional {
+                        steps: inner,
+                        slots: held,
+                    });
+                    return Some(());
+                }
                 _ => return None,
             };
             steps.push(Step::Run {
@@ -223,6 +254,22 @@ fn flatten(
             for item in items {
                 flatten(item, steps, groups, anchored)?;
             }
+        }
+        HirKind::Alternation(options)
+            if !options
+                .iter()
+                .all(|o| matches!(o.kind(), HirKind::Literal(_))) =>
+        {
+            let mut branches = Vec::new();
+            for option in options {
+                let inner = flatten_inner(option, groups)?;
+                let (first, nullable) = first_bytes(&inner);
+                if nullable {
+                    return None;
+                }
+                branches.push((first, inner));
+            }
+            steps.push(Step::Choice(branches));
         }
         HirKind::Alternation(options) => {
             let mut literals: Vec<Box<[u8]>> = Vec::new();
@@ -245,6 +292,15 @@ fn flatten(
         }
     }
     Some(())
+}
+
+/// The steps of a part inside an optional group or a choice; `None` if it
+/// holds a `^`, which only the start of the whole regex may.
+fn flatten_inner(hir: &Hir, groups: &mut usize) -> Option<Vec<Step>> {
+    let mut steps = Vec::new();
+    let mut anchored = false;
+    flatten(hir, &mut steps, groups, &mut anchored)?;
+    (!anchored).then_some(steps)
 }
 
 fn byte_set(class: &Class) -> Option<ByteSet> {
@@ -293,18 +349,63 @@ fn first_bytes(steps: &[Step]) -> (ByteSet, bool) {
             }
             // `$` is not a byte: a run before it must reach the end anyway.
             Step::End => return (set, false),
+            Step::Optional { steps, .. } => set.union(&first_bytes(steps).0),
+            Step::Choice(branches) => {
+                for (first, _) in branches {
+                    set.union(first);
+                }
+                return (set, false);
+            }
         }
     }
     (set, true)
 }
 
-/// Every run of varying length stops at a byte its followers cannot start with.
-fn deterministic(steps: &[Step]) -> bool {
-    steps.iter().enumerate().all(|(i, step)| match step {
-        Step::Run { set, min, max } if min != max => {
-            !first_bytes(&steps[i + 1..]).0.intersects(set)
+/// The group slots that `steps` save, nested ones included.
+fn saved_slots(steps: &[Step], out: &mut Vec<usize>) {
+    for step in steps {
+        match step {
+            Step::Save(slot) => out.push(*slot),
+            Step::Optional { steps, .. } => saved_slots(steps, out),
+            Step::Choice(branches) => branches.iter().for_each(|(_, b)| saved_slots(b, out)),
+            _ => {}
         }
-        _ => true,
+    }
+}
+
+/// What can follow `rest` when `outer` follows the sequence it ends:
+/// `rest`'s first bytes, and `outer`'s too where `rest` can match nothing.
+fn follow(rest: &[Step], outer: (ByteSet, bool)) -> (ByteSet, bool) {
+    let (mut set, nullable) = first_bytes(rest);
+    if !nullable {
+        return (set, false);
+    }
+    set.union(&outer.0);
+    (set, outer.1)
+}
+
+/// Every run of varying length stops at a byte its followers cannot start
+/// with; an optional part starts with none of them either (so the regex
+/// could not do better by skipping it); the branches of a choice start with
+/// disjoint bytes. `outer`: what may follow `steps` (nothing at the top).
+fn deterministic(steps: &[Step], outer: (ByteSet, bool)) -> bool {
+    steps.iter().enumerate().all(|(i, step)| {
+        let after = || follow(&steps[i + 1..], outer);
+        match step {
+            Step::Run { set, min, max } if min != max => !after().0.intersects(set),
+            Step::Optional { steps: inner, .. } => {
+                let (first, nullable) = first_bytes(inner);
+                !nullable && !first.intersects(&after().0) && deterministic(inner, after())
+            }
+            Step::Choice(branches) => {
+                branches
+                    .iter()
+                    .enumerate()
+                    .all(|(j, (a, _))| branches[j + 1..].iter().all(|(b, _)| !a.intersects(b)))
+                    && branches.iter().all(|(_, b)| deterministic(b, after()))
+            }
+            _ => true,
+        }
     })
 }
 
@@ -347,14 +448,71 @@ mod tests {
             r"a(?:ab|a)c",   // one option a prefix of another
             r"a\bword",      // word boundary
             r"\d+x",         // no leading literal
-            r"a(?:bc)?c",    // optional group of more than a byte
+            r"a(?:bc)?b",    // an optional part what follows can start with
+            r"a(?:b|bc)",    // one option a prefix of another
+            r"a(?:b\d|c|b)", // choices that start alike
+            r"a(?:x?|b)c",   // a choice that can match nothing
+            r"a(?:^b)?c",    // `^` inside an optional part
             r"a[a-z]+?b",    // lazy
             r"ab^c",         // `^` after the start
         ] {
             assert!(Skeleton::new(p).is_none(), "{p}");
         }
         assert!(Skeleton::new(r"a\S+ b").is_some());
+        assert!(Skeleton::new(r"a(?:bc)?c").is_some());
         assert!(Skeleton::new(r"^\[(?P<x>[0-9]+)\]$").is_some());
+    }
+
+    #[test]
+    fn optional_parts_and_choices_match_like_the_regex() {
+        // Every string of up to seven bytes over a small alphabet, against
+        // the regex crate's leftmost-first match and groups.
+        let patterns = [
+            r"a(?:bc)?c",
+            r"a(?:[.,](?P<f>\d{1,2}))?(?P<z>Z|[+-]\d:?\d)?",
+            r"\A(?:(?P<d>[0-3]\d?|[4-9]) (?P<h>\d))",
+            r"x(?:(?P<a>\d)|-(?P<b>[a-c]+))y?",
+            r"z(?P<m>ab|ca)(?:-(?:(?P<n>\d)|c))?$",
+        ];
+        let alphabet = b"abcxyzZ0139-+.,: ";
+        for pattern in patterns {
+            let sk = Skeleton::new(pattern).unwrap_or_else(|| panic!("{pattern}: no skeleton"));
+            let re = regex::bytes::RegexBuilder::new(pattern)
+                .unicode(false)
+                .build()
+                .unwrap();
+            let mut locs = re.capture_locations();
+            let mut slots = vec![None; sk.slot_count()];
+            let mut line = Vec::new();
+            let mut matched = 0;
+            for len in 0..=7u32 {
+                // Strings of this length, counted in base |alphabet|; for
+                // the longer ones a stride keeps the test quick.
+                let total = alphabet.len().pow(len);
+                let stride = (total / 200_000).max(1);
+                for mut k in (0..total).step_by(stride) {
+                    line.clear();
+                    for _ in 0..len {
+                        line.push(alphabet[k % alphabet.len()]);
+                        k /= alphabet.len();
+                    }
+                    let by_regex = re
+                        .captures_read(&mut locs, &line)
+                        .map(|_| (0..locs.len()).map(|g| locs.get(g)).collect::<Vec<_>>());
+                    let by_skeleton = sk
+                        .find(&line, &mut slots)
+                        .map(|_| slots.chunks(2).map(|p| p[0].zip(p[1])).collect::<Vec<_>>());
+                    assert_eq!(
+                        by_skeleton,
+                        by_regex,
+                        "{pattern} on {:?}",
+                        String::from_utf8_lossy(&line)
+                    );
+                    matched += usize::from(by_regex.is_some());
+                }
+            }
+            assert!(matched > 100, "{pattern}: only {matched} matches");
+        }
     }
 
     #[test]
