@@ -485,16 +485,9 @@ mod tests {
                 continue;
             };
             walked.push(shape.id.as_str());
-            let mut locs = shape.anchored.capture_locations();
-            let mut slots = vec![None; skeleton.slot_count()];
             for line in &lines {
-                let by_regex = shape
-                    .anchored
-                    .captures_read(&mut locs, line)
-                    .map(|_| (0..locs.len()).map(|g| locs.get(g)).collect::<Vec<_>>());
-                let by_skeleton = skeleton
-                    .find(line, &mut slots)
-                    .map(|_| slots.chunks(2).map(|p| p[0].zip(p[1])).collect::<Vec<_>>());
+                let [by_skeleton, by_regex] =
+                    crate::matcher::skeleton::groups_of_both(skeleton, &shape.anchored, line);
                 assert_eq!(
                     by_skeleton,
                     by_regex,

@@ -1073,16 +1073,8 @@ mod tests {
         let mut matched = 0;
         for format in with {
             let sk = format.skeleton.as_ref().unwrap();
-            let mut locs = format.regex.capture_locations();
-            let mut slots = vec![None; sk.slot_count()];
             for line in &lines {
-                let by_regex = format
-                    .regex
-                    .captures_read(&mut locs, line)
-                    .map(|_| (0..locs.len()).map(|g| locs.get(g)).collect::<Vec<_>>());
-                let by_skeleton = sk
-                    .find(line, &mut slots)
-                    .map(|_| slots.chunks(2).map(|p| p[0].zip(p[1])).collect::<Vec<_>>());
+                let [by_skeleton, by_regex] = skeleton::groups_of_both(sk, &format.regex, line);
                 assert_eq!(
                     by_skeleton,
                     by_regex,

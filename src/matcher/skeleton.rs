@@ -141,6 +141,25 @@ impl Skeleton {
     }
 }
 
+/// The group spans of the leftmost match of `skeleton` and of `regex` in
+/// `line`, in that order: tests hold the two to each other.
+#[cfg(test)]
+pub(crate) fn groups_of_both(
+    skeleton: &Skeleton,
+    regex: &regex::bytes::Regex,
+    line: &[u8],
+) -> [Option<Vec<Option<(usize, usize)>>>; 2] {
+    let mut slots = vec![None; skeleton.slot_count()];
+    let by_skeleton = skeleton
+        .find(line, &mut slots)
+        .map(|_| slots.chunks(2).map(|p| p[0].zip(p[1])).collect());
+    let mut locs = regex.capture_locations();
+    let by_regex = regex
+        .captures_read(&mut locs, line)
+        .map(|_| (0..locs.len()).map(|g| locs.get(g)).collect());
+    [by_skeleton, by_regex]
+}
+
 /// Runs `steps` on `line` from `at`; where they end, if they all pass.
 fn run(steps: &[Step], line: &[u8], mut at: usize, slots: &mut [Option<usize>]) -> Option<usize> {
     for step in steps {
@@ -481,8 +500,6 @@ mod tests {
                 .unicode(false)
                 .build()
                 .unwrap();
-            let mut locs = re.capture_locations();
-            let mut slots = vec![None; sk.slot_count()];
             let mut line = Vec::new();
             let mut matched = 0;
             for len in 0..=7u32 {
@@ -496,12 +513,7 @@ mod tests {
                         line.push(alphabet[k % alphabet.len()]);
                         k /= alphabet.len();
                     }
-                    let by_regex = re
-                        .captures_read(&mut locs, &line)
-                        .map(|_| (0..locs.len()).map(|g| locs.get(g)).collect::<Vec<_>>());
-                    let by_skeleton = sk
-                        .find(&line, &mut slots)
-                        .map(|_| slots.chunks(2).map(|p| p[0].zip(p[1])).collect::<Vec<_>>());
+                    let [by_skeleton, by_regex] = groups_of_both(&sk, &re, &line);
                     assert_eq!(
                         by_skeleton,
                         by_regex,
