@@ -141,14 +141,18 @@ impl Skeleton {
     }
 }
 
-/// The group spans of the leftmost match of `skeleton` and of `regex` in
+/// Each group's span in a match (group 0 first), `None` for an unset group.
+#[cfg(test)]
+pub(crate) type Groups = Vec<Option<(usize, usize)>>;
+
+/// The groups of the leftmost match of `skeleton` and of `regex` in
 /// `line`, in that order: tests hold the two to each other.
 #[cfg(test)]
 pub(crate) fn groups_of_both(
     skeleton: &Skeleton,
     regex: &regex::bytes::Regex,
     line: &[u8],
-) -> [Option<Vec<Option<(usize, usize)>>>; 2] {
+) -> [Option<Groups>; 2] {
     let mut slots = vec![None; skeleton.slot_count()];
     let by_skeleton = skeleton
         .find(line, &mut slots)
