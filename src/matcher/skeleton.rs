@@ -1,10 +1,14 @@
-//! A one-pass matcher for the shape most format regexes have: literals and
-//! runs of one byte class in a row, with captures around them
-//! (`Got SIP response (?P<code>\d{3}) "(?P<reason>[^"]*)" ...`).
+//! A one-pass matcher for the shape most format and timestamp regexes
+//! have: literals and runs of one byte class in a row, with captures around
+//! them (`Got SIP response (?P<code>\d{3}) "(?P<reason>[^"]*)" ...`),
+//! optional parts (`(?:[.,](?P<frac>\d{1,9}))?`) and choices the next byte
+//! decides (`[0-3]\d?|[4-9]`).
 //!
 //! When every run of varying length stops at a byte that what follows it
-//! cannot start with, such a regex has at most one match at each start and
-//! no backtracking can change it, so walking the steps once per occurrence
+//! cannot start with, every optional part starts with a byte what follows it
+//! cannot, and a choice's branches start with disjoint bytes, such a regex
+//! has at most one match at each start and no backtracking can change it,
+//! so walking the steps once per occurrence
 //! of the leading literal finds the regex's own leftmost match and groups,
 //! at a fraction of the cost of a capture search (the regex crate runs a
 //! forward DFA, a reverse DFA and a capture engine for each line). Regexes
