@@ -143,7 +143,7 @@ pub fn extract_with(
             continue;
         }
         let span = |g: usize| locs.get(g);
-        let Some(at) = group(shape, span, TS).map(|(s, _)| s) else {
+        let Some(at) = ts_start(shape, span) else {
             continue;
         };
         normalise(shape, span, window, raw, norm);
@@ -185,6 +185,14 @@ fn group(
     span(shape.groups[slot]?)
 }
 
+/// Where the stamp (the `ts` group) starts.
+fn ts_start(
+    shape: &TimestampShape,
+    span: impl Fn(usize) -> Option<(usize, usize)>,
+) -> Option<usize> {
+    group(shape, span, TS).map(|(s, _)| s)
+}
+
 /// Normalises a stamp an anchored match found, if it starts the haystack.
 fn found_at_start(
     shape: &TimestampShape,
@@ -193,7 +201,7 @@ fn found_at_start(
     raw: &mut String,
     norm: &mut String,
 ) -> bool {
-    if group(shape, span, TS).map(|(s, _)| s) != Some(0) {
+    if ts_start(shape, span) != Some(0) {
         return false;
     }
     normalise(shape, span, hay, raw, norm);

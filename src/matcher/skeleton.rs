@@ -492,8 +492,9 @@ mod tests {
 
     #[test]
     fn optional_parts_and_choices_match_like_the_regex() {
-        // Every string of up to seven bytes over a small alphabet, against
-        // the regex crate's leftmost-first match and groups.
+        // Every string of up to four bytes over a 17-byte alphabet, and a
+        // strided sample of ~200 000 each of five to seven bytes, against the
+        // regex crate's leftmost-first match and groups.
         let patterns = [
             r"a(?:bc)?c",
             r"a(?:[.,](?P<f>\d{1,2}))?(?P<z>Z|[+-]\d:?\d)?",
