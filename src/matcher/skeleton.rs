@@ -54,6 +54,8 @@ enum Step {
     Literal(Box<[u8]>),
     /// One of these byte strings, none a prefix of another.
     OneOf(Vec<Box<[u8]>>),
+    /// One byte of a set (a class on its own: `[0-2]`, `\d`).
+    Byte(ByteSet),
     /// `min..=max` bytes of a set, as many as there are.
     Run {
         set: ByteSet,
@@ -173,14 +175,23 @@ fn run(steps: &[Step], line: &[u8], mut at: usize, slots: &mut [Option<usize>]) 
     for step in steps {
         match step {
             Step::Literal(l) => {
-                if !line[at..].starts_with(l) {
+                if !has_at(line, at, l) {
                     return None;
                 }
                 at += l.len();
             }
             Step::OneOf(options) => {
-                let l = options.iter().find(|l| line[at..].starts_with(l))?;
+                let next = *line.get(at)?;
+                let l = options
+                    .iter()
+                    .find(|l| l[0] == next && has_at(line, at, l))?;
                 at += l.len();
+            }
+            Step::Byte(set) => {
+                if !set.contains(*line.get(at)?) {
+                    return None;
+                }
+                at += 1;
             }
             Step::Run { set, min, max } => {
                 let room = &line[at..line.len().min(at.saturating_add(*max))];
@@ -213,6 +224,15 @@ fn run(steps: &[Step], line: &[u8], mut at: usize, slots: &mut [Option<usize>]) 
     Some(at)
 }
 
+/// Whether `line[at..]` starts with `literal`. The literals of format and
+/// stamp regexes are a few bytes long, and most comparisons fail at the first
+/// byte: a byte loop answers before a call to `memcmp` would have started.
+#[inline]
+fn has_at(line: &[u8], at: usize, literal: &[u8]) -> bool {
+    line.get(at..at + literal.len())
+        .is_some_and(|hay| hay.iter().zip(literal).all(|(a, b)| a == b))
+}
+
 /// Appends the steps of `hir`; `None` if it is not of the supported shape.
 /// A `^` is taken only before any step but group openings (it sets `anchored`).
 fn flatten(
@@ -231,11 +251,7 @@ fn flatten(
             }
             _ => steps.push(Step::Literal(l.0.clone())),
         },
-        HirKind::Class(class) => steps.push(Step::Run {
-            set: byte_set(class)?,
-            min: 1,
-            max: 1,
-        }),
+        HirKind::Class(class) => steps.push(Step::Byte(byte_set(class)?)),
         HirKind::Look(Look::Start) if steps.iter().all(|s| matches!(s, Step::Save(_))) => {
             *anchored = true;
         }
@@ -366,6 +382,10 @@ fn first_bytes(steps: &[Step]) -> (ByteSet, bool) {
                 for l in options {
                     set.insert_range(l[0], l[0]);
                 }
+                return (set, false);
+            }
+            Step::Byte(s) => {
+                set.union(s);
                 return (set, false);
             }
             Step::Run { set: s, min, .. } => {
