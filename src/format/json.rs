@@ -349,6 +349,19 @@ fn write_event_with(
 
 /// Appends a decimal number.
 pub fn push_u64(b: &mut Vec<u8>, n: u64) {
+    // Codes, classes, CSeq numbers and the schema are short: pushed byte by
+    // byte, they need no copy of a scratch buffer.
+    if n < 1000 {
+        let n = n as u32;
+        if n >= 100 {
+            b.push(b'0' + (n / 100) as u8);
+        }
+        if n >= 10 {
+            b.push(b'0' + (n / 10 % 10) as u8);
+        }
+        b.push(b'0' + (n % 10) as u8);
+        return;
+    }
     let mut tmp = [0u8; 20];
     let mut i = tmp.len();
     let mut n = n;
@@ -409,8 +422,8 @@ fn block_is_plain<const HIGH: bool>(block: &[u8; BLOCK]) -> bool {
 }
 
 /// Position of the first byte at or after `from` that needs escaping (or,
-/// with `HIGH`, that is not ASCII): a block of sixteen bytes per step, and a
-/// short tail checked as one block padded with plain bytes; only a block that
+/// with `HIGH`, that is not ASCII): a block of sixteen bytes per step, the
+/// tail as the last block (or padded, in a short string); only a block that
 /// holds such a byte is searched byte by byte.
 #[inline]
 fn next_special<const HIGH: bool>(bytes: &[u8], mut from: usize) -> Option<usize> {
@@ -425,9 +438,18 @@ fn next_special<const HIGH: bool>(bytes: &[u8], mut from: usize) -> Option<usize
     if tail.is_empty() {
         return None;
     }
-    let mut padded = [b'a'; BLOCK];
-    padded[..tail.len()].copy_from_slice(tail);
-    if block_is_plain::<HIGH>(&padded) {
+    // A string of a block or more ends with the block that overlaps the
+    // tail (its first bytes were checked already); a shorter one is checked
+    // as one block padded with plain bytes.
+    let plain = match bytes.len().checked_sub(BLOCK) {
+        Some(last) => block_is_plain::<HIGH>(bytes[last..].try_into().expect("a block")),
+        None => {
+            let mut padded = [b'a'; BLOCK];
+            padded[..tail.len()].copy_from_slice(tail);
+            block_is_plain::<HIGH>(&padded)
+        }
+    };
+    if plain {
         return None;
     }
     tail.iter().position(|&c| special(c)).map(|i| from + i)
@@ -591,5 +613,11 @@ mod tests {
         b.push(b' ');
         push_u64(&mut b, 18_446_744_073_709_551_615);
         assert_eq!(b, b"0 18446744073709551615");
+        // Each side of the short path's bounds, against core's formatting.
+        for n in (0..=1100).chain([9_999, 10_000, 123_456_789]) {
+            b.clear();
+            push_u64(&mut b, n);
+            assert_eq!(b, n.to_string().as_bytes());
+        }
     }
 }
