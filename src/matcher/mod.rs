@@ -2,8 +2,10 @@
 //! formats' regexes on the few candidate lines.
 //!
 //! The prefilter is one Aho-Corasick (Teddy) search for a few scan anchors,
-//! substrings that every literal of an event or request format contains; a
-//! line without a literal is never looked at again. On a candidate line the
+//! substrings that every literal of an event or request format contains,
+//! each starting where its first four bytes (what Teddy keys on) are rare
+//! in the formats' sample lines; a line without a literal is never looked
+//! at again. On a candidate line the
 //! same search, resumed where the bulk scan stopped, lists the literals that
 //! occur, and the formats owning them are tried in priority order: the first
 //! whose regex (or skeleton, or hand parser) matches wins. Context formats are
@@ -152,7 +154,20 @@ impl Matcher {
         let context_owners = implied_owners(&context_lits, &context_owners);
         let context_prefilter = LiteralSearch::new(&context_lits, Leftmost::Longest)
             .map_err(|e| Error::new(format!("cannot build the context prefilter: {e}")))?;
-        let anchors = scan_anchors(&literals, &context_lits);
+        let typical: Vec<u8> = catalog
+            .formats
+            .iter()
+            .flat_map(|f| {
+                let samples = f.samples.iter().map(|s| s.text.as_bytes());
+                samples.chain(f.negatives.iter().map(|n| n.text.as_bytes()))
+            })
+            .flat_map(|text| text.iter().copied().chain([b'\n']))
+            .collect();
+        let anchors = rare_starts(
+            scan_anchors(&literals, &context_lits),
+            &context_lits,
+            &typical,
+        );
         let mut anchored_literals: Vec<Vec<AnchorLiterals>> =
             (0..256).map(|_| Vec::new()).collect();
         for anchor in &anchors {
@@ -515,9 +530,6 @@ impl Matcher {
 /// beside many status lines, and an anchor found on one is a lost restart
 /// of the bulk scan.
 pub fn scan_anchors(literals: &[String], context: &[String]) -> Vec<String> {
-    fn distinctive(c: &str) -> bool {
-        c.bytes().any(|b| !(b.is_ascii_lowercase() || b == b' ')) && !c.starts_with(' ')
-    }
     fn rarity(c: &str) -> f64 {
         c.bytes()
             .map(|b| {
@@ -594,6 +606,68 @@ pub fn scan_anchors(literals: &[String], context: &[String]) -> Vec<String> {
         anchors.push(anchor.to_string());
     }
     anchors
+}
+
+/// Not only lower-case letters and blanks, and not led by a blank.
+fn distinctive(c: &str) -> bool {
+    c.bytes().any(|b| !(b.is_ascii_lowercase() || b == b' ')) && !c.starts_with(' ')
+}
+
+/// How many bytes of `c` are capitals, digits or punctuation: a blank
+/// after a word is as common as the word.
+fn marked(c: &str) -> i32 {
+    c.bytes()
+        .filter(|b| !(b.is_ascii_lowercase() || *b == b' '))
+        .count() as i32
+}
+
+/// How many bytes of each pattern the bulk search keys on (Teddy's
+/// fingerprint: the first four bytes of each pattern of four or more).
+const FINGERPRINT: usize = 4;
+
+/// An anchor keeps its start unless its fingerprint occurs at least this
+/// often elsewhere in the sample lines: fewer is noise in so small a text.
+const MIN_STRAY: usize = 3;
+
+/// Moves each anchor's start to where its first four bytes occur least in
+/// `typical` log text (the catalog's sample lines) other than as the start
+/// of the rest of the anchor. Teddy, the bulk search, fingerprints each
+/// pattern by its first four bytes and verifies every place they occur, so
+/// an anchor that starts with the first letters of common log words (the
+/// `SIP/` of every `PJSIP/100` channel, the `Stat` of `State Change`) costs
+/// a verification at each; a later start (`IP/2.0`) stops the scan at the
+/// same places. The new anchor is a suffix of the old one, so it lies in
+/// every literal the old one covered; it stays distinctive, does not start
+/// with a blank, and stays out of the context literals if the old one was.
+pub fn rare_starts(anchors: Vec<String>, context: &[String], typical: &[u8]) -> Vec<String> {
+    let count = |needle: &str| memmem::find_iter(typical, needle.as_bytes()).count();
+    let quiet = |c: &str| !context.iter().any(|x| x.contains(c));
+    let stray = |s: &str| count(&s[..FINGERPRINT]).saturating_sub(count(s));
+    let mut out: Vec<String> = Vec::with_capacity(anchors.len());
+    for anchor in anchors {
+        let strays = if anchor.len() >= FINGERPRINT && anchor.is_char_boundary(FINGERPRINT) {
+            stray(&anchor)
+        } else {
+            0
+        };
+        let was_quiet = quiet(&anchor);
+        let best = (1..anchor.len().saturating_sub(FINGERPRINT) + 1)
+            .filter(|_| strays >= MIN_STRAY)
+            .filter(|&i| anchor.is_char_boundary(i))
+            .map(|i| &anchor[i..])
+            .filter(|s| s.is_char_boundary(FINGERPRINT))
+            .filter(|s| distinctive(s) && (quiet(s) || !was_quiet))
+            .map(|s| (stray(s), -marked(&s[..FINGERPRINT]), s))
+            .filter(|(n, _, _)| *n < strays)
+            // The fewest strays, then the most marked bytes, then the longest.
+            .min_by_key(|(n, m, _)| (*n, *m))
+            .map(|(_, _, s)| s.to_string())
+            .unwrap_or(anchor);
+        if !out.contains(&best) {
+            out.push(best);
+        }
+    }
+    out
 }
 
 /// The hand parser that every format in `owners` has, if any, when it may
@@ -902,6 +976,37 @@ mod tests {
         }
     }
 
+    #[test]
+    fn anchors_start_where_their_first_four_bytes_are_rare() {
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // `SIP/` leads every Asterisk channel name; `IP/2.0` is as exact.
+        let typical = "Dial(\"PJSIP/100\", \"PJSIP/200\") ".repeat(4) + "SIP/2.0 200 OK";
+        let moved = rare_starts(strings(&["SIP/2.0", "ACC: "]), &[], typical.as_bytes());
+        assert_eq!(moved[1], "ACC: ", "a rare fingerprint keeps its start");
+        assert!("SIP/2.0".ends_with(moved[0].as_str()) && moved[0].len() >= 4);
+        assert!(!moved[0].starts_with("SIP/"), "{moved:?}");
+        // Too few strays to trust: the anchor stays as the cover chose it.
+        let few = rare_starts(strings(&["SIP/2.0"]), &[], b"PJSIP/1 SIP/2.0");
+        assert_eq!(few, ["SIP/2.0"]);
+        // A start inside a context literal, or at a blank, is never taken;
+        // nor is one that would leave only lower-case letters.
+        let typical = "SIP request x ".repeat(5);
+        let kept = rare_starts(
+            strings(&["SIP c", "Got SIP ", "SIP code"]),
+            &strings(&["IP c", "IP code"]),
+            typical.as_bytes(),
+        );
+        assert_eq!(kept[0], "SIP c");
+        assert!(kept[1] == "Got SIP " || kept[1] == "ot SIP " || kept[1] == "t SIP ");
+        assert_eq!(kept[2], "SIP code");
+        // Two anchors that end alike may become one; among starts as rare,
+        // the one with the most capitals, digits or punctuation, then the
+        // longest, is taken.
+        let typical = "Stat ".repeat(5) + "Xtat ".repeat(5).as_str();
+        let merged = rare_starts(strings(&["Status: ", "Xtatus: "]), &[], typical.as_bytes());
+        assert_eq!(merged, ["tus: "]);
+    }
+
     /// Every sample and negative text of the catalog, then a generated log
     /// of about `bytes` for `seed`.
     fn samples_and_generated_log(catalog: &Catalog, bytes: u64, seed: u64) -> Vec<u8> {
@@ -1186,15 +1291,26 @@ mod tests {
         ));
         assert!(at(b"INVITE sip:200@10.0.0.1 SIP/2.0"));
         // ... but the scan goes on along the line to the next literal.
+        // (The scan stops where an anchor starts, which may lie inside its
+        // literal.)
+        let anchor_in = |literal: &str| {
+            m.anchors
+                .iter()
+                .find_map(|a| literal.find(a.as_str()))
+                .expect("every literal holds an anchor")
+        };
         let line = b"Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1 ACC: transaction answered: code=200";
         let first = (0..line.len()).find(|&at| m.literal_at(line, at));
-        assert_eq!(first, memmem::find(line, b"ACC: "));
+        assert_eq!(
+            first,
+            memmem::find(line, b"ACC: ").map(|p| p + anchor_in("ACC: "))
+        );
         // The screen judges each `SIP/2.0` where it stands: a later one that
         // ends a request line is the stop, and the line is still recognized
         // from there as the exhaustive search recognizes it.
         let line = b"buf= Via: SIP/2.0/TCP 10.0.0.1 then INVITE sip:200@10.0.0.1 SIP/2.0";
         let first = (0..line.len()).find(|&at| m.literal_at(line, at));
-        assert_eq!(first, Some(line.len() - 7));
+        assert_eq!(first, Some(line.len() - 7 + anchor_in("SIP/2.0")));
         let mut scratch = m.scratch(&catalog);
         let fast = m.recognize(&catalog, &mut scratch, line, first.unwrap());
         let fast = fast.map(|h| (catalog.formats[h.format].id.clone(), h.start, h.end));
