@@ -43,12 +43,50 @@ pub struct Matcher {
     primary: Vec<usize>,
     /// Context formats, by index, in priority order.
     contexts: Vec<usize>,
-    /// Literals of the context formats (leftmost-longest).
-    context_prefilter: LiteralSearch,
-    /// For each context literal, the formats that own it or a literal it contains.
-    context_owners: Vec<Vec<usize>>,
+    /// The context searches, each for the formats that reach a distance
+    /// above a status line (0: the status line's own prefix) or farther:
+    /// most contexts stand right above their status line, and a line two
+    /// or three above is searched only for the few that reach that far.
+    context_searches: Vec<Option<ContextSearch>>,
+    /// For each distance up to `max_lookback`, its entry in `context_searches`.
+    context_search_at: Vec<usize>,
     /// Largest `max_distance` of any context format.
     pub max_lookback: usize,
+}
+
+/// The literals of some context formats (leftmost-longest), with the
+/// formats that own each literal or a literal it contains.
+#[derive(Debug)]
+struct ContextSearch {
+    literals: LiteralSearch,
+    owners: Vec<Vec<usize>>,
+}
+
+impl ContextSearch {
+    /// The search for `formats` (indices in priority order); `None` when
+    /// they have no literal.
+    fn new(catalog: &Catalog, formats: &[usize]) -> Result<Option<ContextSearch>> {
+        let mut literals: Vec<String> = Vec::new();
+        let mut owners: Vec<Vec<usize>> = Vec::new();
+        for &ci in formats {
+            for lit in &catalog.formats[ci].literals {
+                match literals.iter().position(|l| l == lit) {
+                    Some(p) => owners[p].push(ci),
+                    None => {
+                        literals.push(lit.clone());
+                        owners.push(vec![ci]);
+                    }
+                }
+            }
+        }
+        if literals.is_empty() {
+            return Ok(None);
+        }
+        let owners = implied_owners(&literals, &owners);
+        let literals = LiteralSearch::new(&literals, Leftmost::Longest)
+            .map_err(|e| Error::new(format!("cannot build the context prefilter: {e}")))?;
+        Ok(Some(ContextSearch { literals, owners }))
+    }
 }
 
 /// An anchor and the literals it stands for in the bulk scan.
@@ -138,22 +176,30 @@ impl Matcher {
                 }
             }
         }
+        let max_lookback = max_lookback.min(12);
+        let mut context_searches = Vec::new();
+        let mut context_search_at = Vec::new();
+        let mut last_reach: Option<Vec<usize>> = None;
+        for distance in 0..=max_lookback {
+            let reach: Vec<usize> = contexts
+                .iter()
+                .copied()
+                .filter(|&ci| catalog.formats[ci].max_distance >= distance)
+                .collect();
+            if last_reach.as_ref() != Some(&reach) {
+                context_searches.push(ContextSearch::new(catalog, &reach)?);
+                last_reach = Some(reach);
+            }
+            context_search_at.push(context_searches.len() - 1);
+        }
         let mut context_lits: Vec<String> = Vec::new();
-        let mut context_owners: Vec<Vec<usize>> = Vec::new();
         for &ci in &contexts {
             for lit in &catalog.formats[ci].literals {
-                match context_lits.iter().position(|l| l == lit) {
-                    Some(p) => context_owners[p].push(ci),
-                    None => {
-                        context_lits.push(lit.clone());
-                        context_owners.push(vec![ci]);
-                    }
+                if !context_lits.contains(lit) {
+                    context_lits.push(lit.clone());
                 }
             }
         }
-        let context_owners = implied_owners(&context_lits, &context_owners);
-        let context_prefilter = LiteralSearch::new(&context_lits, Leftmost::Longest)
-            .map_err(|e| Error::new(format!("cannot build the context prefilter: {e}")))?;
         let typical: Vec<u8> = catalog
             .formats
             .iter()
@@ -197,9 +243,9 @@ impl Matcher {
             anchored_literals,
             primary,
             contexts,
-            context_prefilter,
-            context_owners,
-            max_lookback: max_lookback.min(12),
+            context_searches,
+            context_search_at,
+            max_lookback,
         })
     }
 
@@ -462,11 +508,15 @@ impl Matcher {
             if line.is_empty() {
                 continue;
             }
+            let search = self.context_search_at.get(distance).copied();
+            let Some(search) = search.and_then(|i| self.context_searches[i].as_ref()) else {
+                continue;
+            };
             let present = &mut scratch.present;
             present.iter_mut().for_each(|p| *p = false);
             let mut any = false;
-            for m in self.context_prefilter.find_iter(line) {
-                for &ci in &self.context_owners[m.pattern] {
+            for m in search.literals.find_iter(line) {
+                for &ci in &search.owners[m.pattern] {
                     present[ci] = true;
                     any = true;
                 }
@@ -974,6 +1024,33 @@ mod tests {
                 "{l} not covered by {anchors:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_line_above_is_searched_for_the_contexts_that_reach_it() {
+        let catalog = Catalog::builtin("en").expect("catalog");
+        let m = Matcher::new(&catalog).expect("matcher");
+        let mut scratch = m.scratch(&catalog);
+        let pjsip = b"<--- Received SIP response (451 bytes) from UDP:10.0.0.1:5060 --->";
+        let found = |lines: &[&[u8]], scratch: &mut Scratch| {
+            let mut ids = Vec::new();
+            m.contexts(&catalog, scratch, lines, 0, |ci, distance, _, _| {
+                let id = catalog.formats[ci].id.clone();
+                if !ids.contains(&(id.clone(), distance)) {
+                    ids.push((id, distance));
+                }
+            });
+            ids
+        };
+        let id = "asterisk.pjsip_logger".to_string();
+        // The pjsip logger's header stands right above its message...
+        assert_eq!(found(&[b"", pjsip], &mut scratch), [(id.clone(), 1)]);
+        // ... and counts for nothing two lines up, where a sipdump record's
+        // `time:` line, which reaches eleven lines down, still does.
+        let time = b"time: 1604565560.123456";
+        let far = found(&[b"", b"x", pjsip, time], &mut scratch);
+        assert!(far.iter().all(|(f, _)| *f != id), "{far:?}");
+        assert!(far.iter().any(|(_, d)| *d == 3), "{far:?}");
     }
 
     #[test]
