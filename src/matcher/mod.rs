@@ -66,19 +66,7 @@ impl ContextSearch {
     /// The search for `formats` (indices in priority order); `None` when
     /// they have no literal.
     fn new(catalog: &Catalog, formats: &[usize]) -> Result<Option<ContextSearch>> {
-        let mut literals: Vec<String> = Vec::new();
-        let mut owners: Vec<Vec<usize>> = Vec::new();
-        for &ci in formats {
-            for lit in &catalog.formats[ci].literals {
-                match literals.iter().position(|l| l == lit) {
-                    Some(p) => owners[p].push(ci),
-                    None => {
-                        literals.push(lit.clone());
-                        owners.push(vec![ci]);
-                    }
-                }
-            }
-        }
+        let (literals, owners) = owned_literals(catalog, formats);
         if literals.is_empty() {
             return Ok(None);
         }
@@ -87,6 +75,25 @@ impl ContextSearch {
             .map_err(|e| Error::new(format!("cannot build the context prefilter: {e}")))?;
         Ok(Some(ContextSearch { literals, owners }))
     }
+}
+
+/// The distinct literals of `formats` (catalog indices), in their order,
+/// each with the formats that list it.
+fn owned_literals(catalog: &Catalog, formats: &[usize]) -> (Vec<String>, Vec<Vec<usize>>) {
+    let mut literals: Vec<String> = Vec::new();
+    let mut owners: Vec<Vec<usize>> = Vec::new();
+    for &fi in formats {
+        for lit in &catalog.formats[fi].literals {
+            match literals.iter().position(|l| l == lit) {
+                Some(p) => owners[p].push(fi),
+                None => {
+                    literals.push(lit.clone());
+                    owners.push(vec![fi]);
+                }
+            }
+        }
+    }
+    (literals, owners)
 }
 
 /// An anchor and the literals it stands for in the bulk scan.
@@ -150,8 +157,6 @@ impl Matcher {
     }
 
     fn build(catalog: &Catalog, security: bool) -> Result<Matcher> {
-        let mut literals: Vec<String> = Vec::new();
-        let mut owners: Vec<Vec<usize>> = Vec::new();
         let mut primary = Vec::new();
         let mut contexts = Vec::new();
         let mut max_lookback = 0;
@@ -162,20 +167,10 @@ impl Matcher {
                     max_lookback = max_lookback.max(f.max_distance);
                 }
                 Role::Security if !security => {}
-                Role::Event | Role::Request | Role::Security => {
-                    primary.push(i);
-                    for lit in &f.literals {
-                        match literals.iter().position(|l| l == lit) {
-                            Some(p) => owners[p].push(i),
-                            None => {
-                                literals.push(lit.clone());
-                                owners.push(vec![i]);
-                            }
-                        }
-                    }
-                }
+                Role::Event | Role::Request | Role::Security => primary.push(i),
             }
         }
+        let (literals, owners) = owned_literals(catalog, &primary);
         let max_lookback = max_lookback.min(12);
         let mut context_searches = Vec::new();
         let mut context_search_at = Vec::new();
@@ -192,14 +187,7 @@ impl Matcher {
             }
             context_search_at.push(context_searches.len() - 1);
         }
-        let mut context_lits: Vec<String> = Vec::new();
-        for &ci in &contexts {
-            for lit in &catalog.formats[ci].literals {
-                if !context_lits.contains(lit) {
-                    context_lits.push(lit.clone());
-                }
-            }
-        }
+        let (context_lits, _) = owned_literals(catalog, &contexts);
         let typical: Vec<u8> = catalog
             .formats
             .iter()
@@ -658,17 +646,17 @@ pub fn scan_anchors(literals: &[String], context: &[String]) -> Vec<String> {
     anchors
 }
 
-/// Not only lower-case letters and blanks, and not led by a blank.
-fn distinctive(c: &str) -> bool {
-    c.bytes().any(|b| !(b.is_ascii_lowercase() || b == b' ')) && !c.starts_with(' ')
-}
-
 /// How many bytes of `c` are capitals, digits or punctuation: a blank
 /// after a word is as common as the word.
 fn marked(c: &str) -> i32 {
     c.bytes()
         .filter(|b| !(b.is_ascii_lowercase() || *b == b' '))
         .count() as i32
+}
+
+/// Not only lower-case letters and blanks, and not led by a blank.
+fn distinctive(c: &str) -> bool {
+    marked(c) > 0 && !c.starts_with(' ')
 }
 
 /// How many bytes of each pattern the bulk search keys on (Teddy's
@@ -700,19 +688,22 @@ pub fn rare_starts(anchors: Vec<String>, context: &[String], typical: &[u8]) -> 
         } else {
             0
         };
-        let was_quiet = quiet(&anchor);
-        let best = (1..anchor.len().saturating_sub(FINGERPRINT) + 1)
-            .filter(|_| strays >= MIN_STRAY)
-            .filter(|&i| anchor.is_char_boundary(i))
-            .map(|i| &anchor[i..])
-            .filter(|s| s.is_char_boundary(FINGERPRINT))
-            .filter(|s| distinctive(s) && (quiet(s) || !was_quiet))
-            .map(|s| (stray(s), -marked(&s[..FINGERPRINT]), s))
-            .filter(|(n, _, _)| *n < strays)
-            // The fewest strays, then the most marked bytes, then the longest.
-            .min_by_key(|(n, m, _)| (*n, *m))
-            .map(|(_, _, s)| s.to_string())
-            .unwrap_or(anchor);
+        let best = if strays < MIN_STRAY {
+            anchor
+        } else {
+            let was_quiet = quiet(&anchor);
+            (1..anchor.len().saturating_sub(FINGERPRINT) + 1)
+                .filter(|&i| anchor.is_char_boundary(i))
+                .map(|i| &anchor[i..])
+                .filter(|s| s.is_char_boundary(FINGERPRINT))
+                .filter(|s| distinctive(s) && (quiet(s) || !was_quiet))
+                .map(|s| (stray(s), -marked(&s[..FINGERPRINT]), s))
+                .filter(|(n, _, _)| *n < strays)
+                // The fewest strays, then the most marked bytes, then the longest.
+                .min_by_key(|(n, m, _)| (*n, *m))
+                .map(|(_, _, s)| s.to_string())
+                .unwrap_or(anchor)
+        };
         if !out.contains(&best) {
             out.push(best);
         }
